@@ -1,0 +1,49 @@
+"""Request bodies: JSON decoded straight into typed structs, failures as the contract's errors."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TypeVar
+
+import msgspec
+from sanic import Request
+
+from edge.errors import BadRequest, ValidationError
+
+T = TypeVar("T")
+
+
+def decode_body(request: Request, body_type: type[T]) -> T:
+    body = request.body or b""
+    if not body.strip():
+        raise BadRequest("Se esperaba un cuerpo JSON")
+    try:
+        return msgspec.json.decode(body, type=body_type)
+    except msgspec.ValidationError as exc:
+        raise ValidationError(details=_details(str(exc))) from None
+    except msgspec.DecodeError:
+        raise BadRequest("El cuerpo no es JSON valido") from None
+
+
+def _details(message: str) -> dict[str, str]:
+    """msgspec says 'Expected `str` - at `$.customerName`'; split the field from the reason."""
+    reason, _, where = message.partition(" - at ")
+    field = where.strip("`").removeprefix("$.") if where else None
+    missing = "missing required field"
+    if field is None and missing in reason:
+        field = reason.rsplit("`", 2)[-2] if reason.count("`") >= 2 else None
+    return {"field": field or "", "reason": reason}
+
+
+def invalid(field: str, reason: str) -> ValidationError:
+    return ValidationError(details={"field": field, "reason": reason})
+
+
+def require_uuid(value: str, field: str) -> str:
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise invalid(field, "must be a UUID") from None
+    if str(parsed) != value.lower():
+        raise invalid(field, "must be a UUID")
+    return value.lower()

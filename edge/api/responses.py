@@ -1,0 +1,19 @@
+"""The success half of the envelope (the failure half is `edge.errors.render_error`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sanic import Request
+from sanic.response import HTTPResponse, json
+
+from edge.context import EdgeContext
+
+
+def ok(data: Any, status: int = 200) -> HTTPResponse:
+    return json({"success": True, "data": data}, status=status)
+
+
+def edge_ctx(request: Request) -> EdgeContext:
+    ctx: EdgeContext = request.app.ctx
+    return ctx

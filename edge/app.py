@@ -1,0 +1,81 @@
+"""The application factory: builds the Sanic app for one device from its settings."""
+
+from __future__ import annotations
+
+import logging
+
+from sanic import Sanic
+from sanic.config import Config
+
+from edge.api import customer, health, staff
+from edge.branch import BranchDirectory
+from edge.context import EdgeContext
+from edge.errors import render_error
+from edge.events import EventLog
+from edge.ratelimit import SlidingWindow
+from edge.scheduler import build_scheduler
+from edge.secret_files import JWT_SECRET, PIN_KEY, read_secret
+from edge.settings import Settings
+from edge.store import Store
+from edge.tokens import TokenService
+
+log = logging.getLogger("restai_edge")
+
+APP_NAME = "restai_edge"
+MAX_BODY_BYTES = 64 * 1024
+
+EdgeApp = Sanic[Config, EdgeContext]
+
+
+def build_context(settings: Settings) -> EdgeContext:
+    """Everything the device holds; the store is opened when the server starts."""
+    store = Store(settings.db_path)
+    limit = settings.session_rate_limit
+    return EdgeContext(
+        settings=settings,
+        store=store,
+        tokens=TokenService(
+            read_secret(settings.data_dir, JWT_SECRET),
+            settings.customer_token_ttl,
+            settings.staff_token_ttl,
+        ),
+        directory=BranchDirectory(store),
+        events=EventLog(store),
+        pin_key=read_secret(settings.data_dir, PIN_KEY),
+        session_limiter=SlidingWindow(limit.count, limit.seconds) if limit.enabled else None,
+    )
+
+
+def create_app(settings: Settings) -> EdgeApp:
+    ctx = build_context(settings)
+    app: EdgeApp = Sanic(APP_NAME, ctx=ctx)
+    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.error_handler.add(Exception, render_error)
+
+    for blueprint in (health.bp, customer.bp, staff.bp):
+        app.blueprint(blueprint)
+
+    scheduler = build_scheduler(ctx)
+
+    @app.before_server_start
+    async def open_store(app: EdgeApp) -> None:
+        await ctx.store.open()
+        await ctx.directory.refresh()
+        if ctx.directory.branch is None:
+            log.warning("No branch is provisioned in %s", settings.data_dir)
+
+    @app.after_server_start
+    async def start_jobs(app: EdgeApp) -> None:
+        scheduler.start()
+        log.info("RestAI Edge serving on http://%s:%d", settings.host, settings.port)
+
+    @app.before_server_stop
+    async def stop_jobs(app: EdgeApp) -> None:
+        scheduler.shutdown(wait=False)
+
+    @app.after_server_stop
+    async def close_store(app: EdgeApp) -> None:
+        await ctx.store.close()
+
+    return app

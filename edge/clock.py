@@ -1,0 +1,18 @@
+"""Timestamps as the API writes them: ISO-8601 UTC with a trailing Z, to the second."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_iso() -> str:
+    return iso(time.time())
+
+
+def parse_iso(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()

@@ -1,0 +1,117 @@
+"""The one event path: domain changes record an event in their own transaction; listeners hear it
+after the commit, in id order.
+
+Recording in the store gives every event a branch-wide increasing id (`eventId`) and keeps it for
+catch-up; dispatching only after commit means nobody is told about a change that rolled back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.clock import iso
+from edge.store import Store, Transaction
+
+log = logging.getLogger("restai_edge.events")
+
+# Events the branch's staff see but a diner's session room does not.
+BRANCH_ONLY_EVENTS = frozenset({"session:pending"})
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    name: str
+    branch_id: str
+    session_id: str | None
+    data: dict[str, Any] = field(hash=False)
+
+    @property
+    def rooms(self) -> list[str]:
+        rooms = [f"branch:{self.branch_id}"]
+        if self.session_id and self.name not in BRANCH_ONLY_EVENTS:
+            rooms.append(f"session:{self.session_id}")
+        return rooms
+
+
+Listener = Callable[[Event], Awaitable[None]]
+
+
+class EventLog:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._listeners: list[Listener] = []
+        # Held while events are handed to listeners and while a reconnecting client catches up,
+        # so a client never sees a live event before the missed ones that precede it.
+        self.dispatch_lock = asyncio.Lock()
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def record(
+        self,
+        tx: Transaction,
+        name: str,
+        *,
+        branch_id: str,
+        session_id: str | None,
+        table_id: str | None,
+        table_number: int | None,
+        **extra: Any,
+    ) -> None:
+        created = time.time()
+        data: dict[str, Any] = {
+            "branchId": branch_id,
+            "sessionId": session_id,
+            "tableId": table_id,
+            "tableNumber": table_number,
+            "timestamp": iso(created),
+            **extra,
+        }
+        event_id = await tx.insert(
+            "INSERT INTO events (name, session_id, payload, created_at) VALUES (?, ?, ?, ?)",
+            (name, session_id, json.dumps(data), created),
+        )
+        event = Event(event_id, name, branch_id, session_id, {"eventId": event_id, **data})
+        tx.after_commit(lambda: self._dispatch(event))
+
+    async def _dispatch(self, event: Event) -> None:
+        async with self.dispatch_lock:
+            for listener in self._listeners:
+                try:
+                    await listener(event)
+                except Exception:
+                    log.exception("Listener failed on event %s", event.name)
+
+    async def since(self, after_id: int, limit: int = 1000) -> list[Event]:
+        rows = await self._store.fetch_all(
+            "SELECT id, name, session_id, payload FROM events WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        )
+        events = []
+        for row in rows:
+            data = json.loads(row["payload"])
+            events.append(
+                Event(
+                    row["id"],
+                    row["name"],
+                    data["branchId"],
+                    row["session_id"],
+                    {"eventId": row["id"], **data},
+                )
+            )
+        return events
+
+    async def prune(self, older_than_seconds: int) -> int:
+        cutoff = time.time() - older_than_seconds
+
+        async def work(tx: Transaction) -> int:
+            return await tx.execute("DELETE FROM events WHERE created_at < ?", (cutoff,))
+
+        return await self._store.transact(work)

@@ -1,0 +1,354 @@
+"""Table sessions: a diner asks for a table, staff approve, reject or end, pending ones expire.
+
+Every change happens in one write transaction that also records its realtime event and, when the
+session finishes, its upstream-sync outbox row; so a crash can separate none of them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from edge import orders
+from edge.clock import now_iso, parse_iso
+from edge.context import EdgeContext
+from edge.errors import (
+    Forbidden,
+    InvalidSessionState,
+    SessionEnded,
+    SessionExpired,
+    SessionNotActive,
+    SessionNotFound,
+    SessionPending,
+    TableAlreadyActive,
+)
+from edge.store import Row, Transaction
+from sync import outbox
+
+LIVE_STATUSES = ("pending", "active")
+FINISHED_STATUSES = ("rejected", "completed")
+
+SESSION_COLUMNS = (
+    "id, branch_id, table_id, customer_name, customer_phone, status, reason, started_at,"
+    " approved_at, ended_at, subtotal, tax, total"
+)
+
+
+@dataclass(frozen=True)
+class DinerInfo:
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    birth_date: str | None = None
+    marketing_opt_in: bool = False
+
+
+@dataclass(frozen=True)
+class TableRequest:
+    """What a diner gets back from asking for a table."""
+
+    session: Row | None
+    token: str | None
+    diner_id: str | None
+    existing: bool
+    closed: bool = False
+
+
+def session_view(session: Row) -> dict[str, Any]:
+    """A session as the API shows it (the seed's fields first, then ours)."""
+    view = {
+        "id": session["id"],
+        "table_id": session["table_id"],
+        "customer_name": session["customer_name"],
+        "customer_phone": session["customer_phone"],
+        "status": session["status"],
+        "started_at": session["started_at"],
+        "approved_at": session["approved_at"],
+        "ended_at": session["ended_at"],
+        "subtotal": session["subtotal"],
+        "tax": session["tax"],
+        "total": session["total"],
+    }
+    if session["reason"]:
+        view["reason"] = session["reason"]
+    return view
+
+
+async def _live_session(tx: Transaction, table_id: str) -> Row | None:
+    return await tx.fetch_one(
+        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE table_id = ? AND status IN (?, ?)",
+        (table_id, *LIVE_STATUSES),
+    )
+
+
+async def _session(tx: Transaction, session_id: str) -> Row:
+    row = await tx.fetch_one(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
+    if row is None:
+        raise SessionNotFound()
+    return row
+
+
+def _is_overdue(ctx: EdgeContext, session: Row, now: float) -> bool:
+    return parse_iso(session["started_at"]) + ctx.directory.settings.pending_ttl <= now
+
+
+async def _add_diner(tx: Transaction, session_id: str, diner: DinerInfo) -> str:
+    diner_id = str(uuid.uuid4())
+    await tx.execute(
+        "INSERT INTO diners (id, session_id, name, phone, email, birth_date, marketing_opt_in,"
+        " joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            diner_id,
+            session_id,
+            diner.name,
+            diner.phone,
+            diner.email,
+            diner.birth_date,
+            int(diner.marketing_opt_in),
+            now_iso(),
+        ),
+    )
+    return diner_id
+
+
+async def _record(ctx: EdgeContext, tx: Transaction, name: str, session: Row, **extra: Any) -> None:
+    table = ctx.directory.table_by_id(session["table_id"])
+    await ctx.events.record(
+        tx,
+        name,
+        branch_id=session["branch_id"],
+        session_id=session["id"],
+        table_id=session["table_id"],
+        table_number=table["number"] if table else None,
+        **extra,
+    )
+
+
+async def _finish(
+    ctx: EdgeContext, tx: Transaction, session: Row, status: str, reason: str | None, by: str | None
+) -> Row:
+    """Move a session to a final status and queue it for upstream sync, in the same transaction."""
+    await tx.execute(
+        "UPDATE sessions SET status = ?, reason = ?, ended_at = ?, ended_by = ? WHERE id = ?",
+        (status, reason, now_iso(), by, session["id"]),
+    )
+    await outbox.enqueue_session(tx, session["id"])
+    return await _session(tx, session["id"])
+
+
+async def _expire(ctx: EdgeContext, tx: Transaction, session: Row) -> Row:
+    expired = await _finish(ctx, tx, session, "rejected", "expired", None)
+    await _record(ctx, tx, "session:rejected", expired, reason="expired")
+    return expired
+
+
+async def request_table(
+    ctx: EdgeContext, branch_slug: str, table_code: str, diner: DinerInfo
+) -> TableRequest:
+    """Open a session on a free table, or join the table's active one (seed + contract rules)."""
+    branch, table = await ctx.directory.table(branch_slug, table_code)
+    settings = ctx.directory.settings
+
+    async def work(tx: Transaction) -> TableRequest:
+        live = await _live_session(tx, table["id"])
+        if live is not None and live["status"] == "pending":
+            if not _is_overdue(ctx, live, time.time()):
+                raise SessionPending()
+            await _expire(ctx, tx, live)
+            live = None
+        if live is not None:
+            if settings.join_policy == "closed":
+                return TableRequest(live, None, None, existing=True, closed=True)
+            diner_id = await _add_diner(tx, live["id"], diner)
+            token = ctx.tokens.issue_customer(live["id"], branch["id"], table["id"], diner_id)
+            await _record(ctx, tx, "session:joined", live, customerName=diner.name)
+            return TableRequest(live, token, diner_id, existing=True)
+
+        session_id = str(uuid.uuid4())
+        status = "active" if settings.auto_approve else "pending"
+        started = now_iso()
+        try:
+            await tx.execute(
+                "INSERT INTO sessions (id, branch_id, table_id, customer_name, customer_phone,"
+                " status, started_at, approved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    branch["id"],
+                    table["id"],
+                    diner.name,
+                    diner.phone,
+                    status,
+                    started,
+                    started if status == "active" else None,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            # Another writer (another process on this file) opened the table first.
+            raise SessionPending() from None
+        diner_id = await _add_diner(tx, session_id, diner)
+        session = await _session(tx, session_id)
+        if status == "pending":
+            await _record(
+                ctx,
+                tx,
+                "session:pending",
+                session,
+                customerName=diner.name,
+                customerPhone=diner.phone,
+            )
+        else:
+            await _record(ctx, tx, "session:approved", session, autoApproved=True)
+        token = ctx.tokens.issue_customer(session_id, branch["id"], table["id"], diner_id)
+        return TableRequest(session, token, diner_id, existing=False)
+
+    return await ctx.store.transact(work)
+
+
+async def table_status(ctx: EdgeContext, branch_slug: str, table_code: str) -> Row | None:
+    """The table's live session, if any (what `check-session` reports)."""
+    _, table = await ctx.directory.table(branch_slug, table_code)
+    return await ctx.store.fetch_one(
+        "SELECT id, status, customer_name FROM sessions WHERE table_id = ? AND status IN (?, ?)",
+        (table["id"], *LIVE_STATUSES),
+    )
+
+
+async def session_for_table(
+    ctx: EdgeContext, branch_slug: str, table_code: str, session_id: str
+) -> Row:
+    _, table = await ctx.directory.table(branch_slug, table_code)
+    row = await ctx.store.fetch_one(
+        "SELECT id, status, reason, customer_name FROM sessions WHERE id = ? AND table_id = ?",
+        (session_id, table["id"]),
+    )
+    if row is None:
+        raise SessionNotFound()
+    return row
+
+
+async def get_session(ctx: EdgeContext, session_id: str) -> Row:
+    row = await ctx.store.fetch_one(
+        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+    )
+    if row is None:
+        raise SessionNotFound()
+    return row
+
+
+def require_usable(session: Row, *, need_active: bool) -> None:
+    """The rule for a diner's token: it lives while its session is live."""
+    if session["status"] in FINISHED_STATUSES:
+        raise SessionEnded()
+    if need_active and session["status"] != "active":
+        raise SessionNotActive()
+
+
+async def approve(ctx: EdgeContext, staff_id: str, session_id: str) -> Row:
+    async def work(tx: Transaction) -> tuple[Row, bool]:
+        session = await _session(tx, session_id)
+        if session["status"] == "active":
+            raise TableAlreadyActive()
+        if session["status"] == "rejected" and session["reason"] == "expired":
+            raise SessionExpired()
+        if session["status"] != "pending":
+            raise InvalidSessionState("La sesion ya no esta pendiente")
+        if _is_overdue(ctx, session, time.time()):
+            return await _expire(ctx, tx, session), False
+        await tx.execute(
+            "UPDATE sessions SET status = 'active', approved_at = ?, approved_by = ? WHERE id = ?",
+            (now_iso(), staff_id, session_id),
+        )
+        approved = await _session(tx, session_id)
+        await _record(ctx, tx, "session:approved", approved)
+        return approved, True
+
+    session, approved = await ctx.store.transact(work)
+    if not approved:
+        # The expiry is committed; only then does the waiter hear that it came too late.
+        raise SessionExpired()
+    return session
+
+
+async def reject(ctx: EdgeContext, staff_id: str, session_id: str) -> Row:
+    async def work(tx: Transaction) -> Row:
+        session = await _session(tx, session_id)
+        if session["status"] != "pending":
+            raise InvalidSessionState("La sesion ya no esta pendiente")
+        rejected = await _finish(ctx, tx, session, "rejected", "rejected", staff_id)
+        await _record(ctx, tx, "session:rejected", rejected, reason="rejected")
+        return rejected
+
+    return await ctx.store.transact(work)
+
+
+async def end(ctx: EdgeContext, staff_id: str, role: str, session_id: str, force: bool) -> Row:
+    if force and role != "manager":
+        raise Forbidden("Solo un gerente puede terminar una mesa con pedidos en curso")
+
+    async def work(tx: Transaction) -> Row:
+        session = await _session(tx, session_id)
+        if session["status"] != "active":
+            raise InvalidSessionState("Solo se puede terminar una sesion activa")
+        await orders.close_session_orders(tx, session_id, force=force)
+        ended = await _finish(ctx, tx, session, "completed", None, staff_id)
+        await _record(ctx, tx, "session:ended", ended)
+        return ended
+
+    return await ctx.store.transact(work)
+
+
+async def refresh_token(ctx: EdgeContext, session: Row, diner_id: str) -> str:
+    require_usable(session, need_active=True)
+    return ctx.tokens.issue_customer(
+        session["id"], session["branch_id"], session["table_id"], diner_id
+    )
+
+
+async def expire_overdue(ctx: EdgeContext) -> int:
+    """Turn pending sessions older than the branch's TTL into rejected/expired; returns how many."""
+    cutoff = time.time() - ctx.directory.settings.pending_ttl
+
+    async def work(tx: Transaction) -> int:
+        overdue = await tx.fetch_all(
+            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE status = 'pending'"
+            " AND started_at <= strftime('%Y-%m-%dT%H:%M:%SZ', ?, 'unixepoch')",
+            (cutoff,),
+        )
+        for session in overdue:
+            await _expire(ctx, tx, session)
+        return len(overdue)
+
+    return await ctx.store.transact(work)
+
+
+async def pending_sessions(ctx: EdgeContext) -> list[dict[str, Any]]:
+    rows = await ctx.store.fetch_all(
+        "SELECT s.id, s.customer_name, s.customer_phone, s.started_at, s.table_id,"
+        " t.number AS table_number FROM sessions s JOIN tables t ON t.id = s.table_id"
+        " WHERE s.status = 'pending' ORDER BY s.started_at, t.number"
+    )
+    return rows
+
+
+async def tables_overview(ctx: EdgeContext) -> list[dict[str, Any]]:
+    tables = await ctx.store.fetch_all(
+        "SELECT id, number, code, short_code FROM tables ORDER BY number"
+    )
+    live = await ctx.store.fetch_all(
+        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE status IN (?, ?)", LIVE_STATUSES
+    )
+    by_table = {row["table_id"]: row for row in live}
+    overview = []
+    for table in tables:
+        session = by_table.get(table["id"])
+        overview.append(
+            {
+                **table,
+                "status": session["status"] if session else "free",
+                "session": session_view(session) if session else None,
+            }
+        )
+    return overview

@@ -1,0 +1,61 @@
+"""`restai-edge demo`: a provisioned demo branch in a temporary data dir, served at once."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import tempfile
+from pathlib import Path
+
+import click
+
+from edge.secret_files import PIN_KEY, read_secret
+from edge.settings import Settings
+from edge.staff import add_staff
+from edge.store import Store
+from provisioning.provision import ProvisionRequest, provision
+from provisioning.server import serve
+
+DEMO_SLUG = "downtown-lima"
+DEMO_NAME = "Downtown Lima"
+DEMO_TABLES = 20
+
+
+async def prepare_demo(data_dir: Path, base_url: str) -> str:
+    """Provision the demo branch and its manager; returns the manager's PIN."""
+    await provision(
+        data_dir,
+        ProvisionRequest(
+            branch_slug=DEMO_SLUG,
+            branch_name=DEMO_NAME,
+            tables=DEMO_TABLES,
+            base_url=base_url,
+        ),
+    )
+    pin = f"{secrets.randbelow(10**6):06d}"
+    async with Store(data_dir / "edge.db") as store:
+        await add_staff(store, read_secret(data_dir, PIN_KEY), "Demo Manager", "manager", pin)
+    return pin
+
+
+def run_demo(host: str, port: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="restai-edge-demo-") as tmp:
+        data_dir = Path(tmp)
+        shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        base = f"http://{shown_host}:{port}"
+        pin = asyncio.run(prepare_demo(data_dir, base))
+        api = f"{base}/api/customer/{DEMO_SLUG}/{DEMO_SLUG}-15"
+        click.echo(f"RestAI Edge demo: branch {DEMO_SLUG} ({DEMO_NAME}), {DEMO_TABLES} tables")
+        click.echo(f"  data dir (deleted on exit): {data_dir}")
+        click.echo(f"  manager PIN:  {pin}")
+        click.echo(f"  staff page:   {base}/staff")
+        click.echo(f"  diner page:   {base}/{DEMO_SLUG}/{DEMO_SLUG}-15")
+        click.echo(f"  health:       {base}/healthz")
+        click.echo("  try:")
+        click.echo(f"    curl -X GET {api}/check-session")
+        click.echo(
+            f"    curl -X POST {api}/session -H 'Content-Type: application/json'"
+            """ -d '{"customerName": "Carlos Rodriguez", "customerPhone": "+51912345678"}'"""
+        )
+        click.echo("  Ctrl+C stops the demo.")
+        serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}))

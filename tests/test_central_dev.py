@@ -1,0 +1,438 @@
+"""Tests for the reference central ingest server (sync/central_dev.py).
+
+The server is started for real, as a subprocess, once per module; every test
+starts from a clean state thanks to ``POST /_reset``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "test-device-token-7f3a9c"
+INGEST = "/api/edge/v1/sessions"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class CentralServer:
+    def __init__(self, base_url: str, db_path: Path, log_path: Path) -> None:
+        self.base_url = base_url
+        self.db_path = db_path
+        self.log_path = log_path
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        kwargs.setdefault("timeout", 5.0)
+        return httpx.Client(base_url=self.base_url, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+    tmp = tmp_path_factory.mktemp("central")
+    port = _free_port()
+    db_path = tmp / "central.db"
+    log_path = tmp / "central.log"
+    env = dict(os.environ)
+    env["RESTAI_CENTRAL_DEVICE_TOKEN"] = TOKEN  # via env: keeps it out of argv
+    env["PYTHONUNBUFFERED"] = "1"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sync.central_dev",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--db",
+                str(db_path),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"central-dev exited early:\n{log_path.read_text()}")
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"central-dev did not come up:\n{log_path.read_text()}")
+            time.sleep(0.05)
+        yield CentralServer(base_url, db_path, log_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@pytest.fixture
+def client(central: CentralServer) -> Iterator[httpx.Client]:
+    with central.client() as c:
+        assert c.post("/_reset").status_code == 200
+        yield c
+
+
+def auth(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def make_session(**extra: Any) -> dict[str, Any]:
+    session = {
+        "id": str(uuid.uuid4()),
+        "status": "closed",
+        "table": {"number": 4},
+        "diners": 2,
+        "orders": [{"item": "tacos", "qty": 3}],
+        "totals": {"total": 123.5},
+    }
+    session.update(extra)
+    return session
+
+
+def body(sessions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"deviceId": "dev-1", "branchSlug": "centro", "sessions": sessions}
+
+
+def push(c: httpx.Client, sessions: list[dict[str, Any]], **kwargs: Any) -> httpx.Response:
+    kwargs.setdefault("headers", auth())
+    return c.post(INGEST, json=body(sessions), **kwargs)
+
+
+def control(c: httpx.Client, **payload: Any) -> dict[str, Any]:
+    resp = c.post("/_control", json=payload)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def stats(c: httpx.Client) -> dict[str, Any]:
+    resp = c.get("/_stats")
+    assert resp.status_code == 200
+    return resp.json()
+
+
+def assert_error(resp: httpx.Response, status: int, code: str) -> None:
+    assert resp.status_code == status, resp.text
+    data = resp.json()
+    assert data["success"] is False
+    assert data["error"]["code"] == code
+    assert isinstance(data["error"]["message"], str) and data["error"]["message"]
+
+
+# --------------------------------------------------------------------------- #
+# Contract
+# --------------------------------------------------------------------------- #
+
+
+def test_healthz(client: httpx.Client) -> None:
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ok"}
+
+
+def test_accepts_and_stores_sessions(client: httpx.Client) -> None:
+    sessions = [make_session(), make_session(diners=5)]
+    resp = push(client, sessions)
+    assert resp.status_code == 200
+    assert resp.json() == {"success": True, "data": {"accepted": [s["id"] for s in sessions]}}
+
+    stored = client.get("/_sessions").json()
+    assert stored["count"] == 2
+    assert [s["id"] for s in stored["sessions"]] == [s["id"] for s in sessions]
+    first = stored["sessions"][0]
+    assert first["payload"] == sessions[0]
+    assert first["deviceId"] == "dev-1"
+    assert first["branchSlug"] == "centro"
+    assert first["receiveCount"] == 1
+
+    st = stats(client)
+    assert st["sessions"] == 2
+    assert st["requests"] == 1
+    assert st["batch_sizes"] == [2]
+    assert st["duplicates"] == 0
+
+
+def test_empty_batch_is_accepted(client: httpx.Client) -> None:
+    resp = push(client, [])
+    assert resp.status_code == 200
+    assert resp.json()["data"]["accepted"] == []
+
+
+def test_resend_is_deduplicated(client: httpx.Client) -> None:
+    a, b = make_session(), make_session()
+    assert push(client, [a]).status_code == 200
+    resp = push(client, [a, b])
+    assert resp.status_code == 200
+    assert resp.json()["data"]["accepted"] == [a["id"], b["id"]]
+
+    st = stats(client)
+    assert st["sessions"] == 2
+    assert st["deliveries"] == {a["id"]: 2, b["id"]: 1}
+    assert st["duplicates"] == 1
+    assert st["batch_sizes"] == [1, 2]
+    stored = client.get("/_sessions").json()["sessions"]
+    assert [s["id"] for s in stored] == [a["id"], b["id"]]
+    assert stored[0]["receiveCount"] == 2
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, auth("wrong-token"), {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}],
+    ids=["missing", "wrong", "no-scheme", "basic"],
+)
+def test_bad_token_is_401(client: httpx.Client, headers: dict[str, str]) -> None:
+    resp = push(client, [make_session()], headers=headers)
+    assert_error(resp, 401, "UNAUTHORIZED")
+    assert stats(client)["sessions"] == 0
+
+
+@pytest.mark.parametrize(
+    "raw_body",
+    [
+        b"not json",
+        b"[]",
+        json.dumps({"branchSlug": "centro", "sessions": []}).encode(),
+        json.dumps({"deviceId": "d", "sessions": []}).encode(),
+        json.dumps({"deviceId": "d", "branchSlug": "b"}).encode(),
+        json.dumps({"deviceId": "d", "branchSlug": "b", "sessions": {}}).encode(),
+        json.dumps({"deviceId": "d", "branchSlug": "b", "sessions": ["x"]}).encode(),
+        json.dumps(
+            {"deviceId": "d", "branchSlug": "b", "sessions": [{"status": "closed"}]}
+        ).encode(),
+        json.dumps(
+            {"deviceId": "d", "branchSlug": "b", "sessions": [{"id": "not-a-uuid"}]}
+        ).encode(),
+    ],
+    ids=[
+        "not-json",
+        "array",
+        "no-device",
+        "no-branch",
+        "no-sessions",
+        "sessions-object",
+        "session-not-object",
+        "session-no-id",
+        "session-bad-id",
+    ],
+)
+def test_malformed_body_is_400(client: httpx.Client, raw_body: bytes) -> None:
+    resp = client.post(
+        INGEST, content=raw_body, headers={**auth(), "Content-Type": "application/json"}
+    )
+    assert_error(resp, 400, "BAD_REQUEST")
+    assert stats(client)["sessions"] == 0
+
+
+def test_unknown_route_uses_envelope(client: httpx.Client) -> None:
+    assert_error(client.get("/api/edge/v1/nope"), 404, "NOT_FOUND")
+
+
+# --------------------------------------------------------------------------- #
+# Fault injection
+# --------------------------------------------------------------------------- #
+
+
+def test_control_rejects_bad_requests(client: httpx.Client) -> None:
+    assert_error(client.post("/_control", json={"mode": "explode"}), 400, "BAD_REQUEST")
+    assert_error(client.post("/_control", json={"mode": "500", "times": 0}), 400, "BAD_REQUEST")
+    assert_error(client.post("/_control", json={"mode": "slow", "delay": "x"}), 400, "BAD_REQUEST")
+    assert_error(client.post("/_control", content=b"nope"), 400, "BAD_REQUEST")
+    assert client.get("/_control").json()["mode"] == "ok"
+
+
+def test_fault_500_with_times_reverts_to_ok(client: httpx.Client) -> None:
+    state = control(client, mode="500", times=2)
+    assert state == {"mode": "500", "times": 2, "params": {}}
+    s = make_session()
+    assert_error(push(client, [s]), 500, "INTERNAL_ERROR")
+    assert client.get("/_control").json()["times"] == 1
+    assert_error(push(client, [s]), 500, "INTERNAL_ERROR")
+    resp = push(client, [s])
+    assert resp.status_code == 200
+    assert resp.json()["data"]["accepted"] == [s["id"]]
+    st = stats(client)
+    assert st["requests"] == 3
+    assert st["deliveries"] == {s["id"]: 1}
+    assert [e["status"] for e in st["request_log"]] == [500, 500, 200]
+    assert st["fault"]["mode"] == "ok"
+
+
+def test_fault_without_times_persists_until_ok(client: httpx.Client) -> None:
+    control(client, mode="500")
+    for _ in range(3):
+        assert push(client, [make_session()]).status_code == 500
+    control(client, mode="ok")
+    assert push(client, [make_session()]).status_code == 200
+
+
+@pytest.mark.parametrize("mode,code", [("401", "UNAUTHORIZED"), ("403", "FORBIDDEN")])
+def test_fault_auth_errors(client: httpx.Client, mode: str, code: str) -> None:
+    control(client, mode=mode, times=1)
+    assert_error(push(client, [make_session()]), int(mode), code)
+    assert stats(client)["sessions"] == 0
+    assert push(client, [make_session()]).status_code == 200
+
+
+def test_fault_slow_triggers_client_read_timeout(
+    central: CentralServer, client: httpx.Client
+) -> None:
+    control(client, mode="slow", delay=2, times=1)
+    s = make_session()
+    with central.client(timeout=0.5) as impatient, pytest.raises(httpx.ReadTimeout):
+        push(impatient, [s])
+    # The batch is committed before the delay: a timed-out push may still have
+    # been stored, so the client's resend must be (and is) harmless.
+    assert push(client, [s]).status_code == 200
+    st = stats(client)
+    assert st["sessions"] == 1
+    assert st["deliveries"] == {s["id"]: 2}
+
+
+def test_fault_slow_eventually_answers(central: CentralServer, client: httpx.Client) -> None:
+    control(client, mode="slow", delay=0.3)
+    s = make_session()
+    started = time.monotonic()
+    resp = push(client, [s])
+    assert time.monotonic() - started >= 0.3
+    assert resp.status_code == 200
+    assert resp.json()["data"]["accepted"] == [s["id"]]
+
+
+def test_fault_413_only_for_large_batches(client: httpx.Client) -> None:
+    control(client, mode="413", max_batch=2)
+    big = [make_session() for _ in range(3)]
+    assert_error(push(client, big), 413, "PAYLOAD_TOO_LARGE")
+    assert stats(client)["sessions"] == 0
+    assert push(client, big[:2]).status_code == 200
+    assert push(client, big[2:]).status_code == 200
+    st = stats(client)
+    assert st["sessions"] == 3
+    assert st["batch_sizes"] == [3, 2, 1]
+
+
+def test_fault_413_default_max_batch_is_10(client: httpx.Client) -> None:
+    control(client, mode="413")
+    assert push(client, [make_session() for _ in range(10)]).status_code == 200
+    assert push(client, [make_session() for _ in range(11)]).status_code == 413
+
+
+def test_fault_429_sends_retry_after(client: httpx.Client) -> None:
+    control(client, mode="429", retry_after=7, times=1)
+    resp = push(client, [make_session()])
+    assert_error(resp, 429, "RATE_LIMITED")
+    assert resp.headers["Retry-After"] == "7"
+    assert push(client, [make_session()]).status_code == 200
+
+
+def test_fault_garbage_is_200_non_json(client: httpx.Client) -> None:
+    control(client, mode="garbage", times=1)
+    resp = push(client, [make_session()])
+    assert resp.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        resp.json()
+    assert stats(client)["sessions"] == 0
+
+
+def test_fault_partial_default_half(client: httpx.Client) -> None:
+    control(client, mode="partial")
+    batch = [make_session() for _ in range(4)]
+    resp = push(client, batch)
+    assert resp.status_code == 200
+    assert resp.json()["data"]["accepted"] == [s["id"] for s in batch[:2]]
+    # odd batch: half rounded up, so a batch of one still makes progress
+    single = [make_session()]
+    assert push(client, single).json()["data"]["accepted"] == [single[0]["id"]]
+    st = stats(client)
+    assert set(st["deliveries"]) == {s["id"] for s in batch[:2] + single}
+
+
+def test_fault_partial_explicit_accept(client: httpx.Client) -> None:
+    control(client, mode="partial", accept=1, times=1)
+    batch = [make_session() for _ in range(3)]
+    assert push(client, batch).json()["data"]["accepted"] == [batch[0]["id"]]
+    # resend of the rest, back in ok mode
+    resp = push(client, batch[1:])
+    assert resp.json()["data"]["accepted"] == [s["id"] for s in batch[1:]]
+    assert stats(client)["sessions"] == 3
+
+
+def test_fault_down_drops_connection(central: CentralServer, client: httpx.Client) -> None:
+    control(client, mode="down", times=1)
+    s = make_session()
+    with central.client() as fresh, pytest.raises(httpx.TransportError):
+        push(fresh, [s])
+    # server is still alive and back to normal
+    assert client.get("/healthz").status_code == 200
+    assert push(client, [s]).status_code == 200
+    st = stats(client)
+    assert st["requests"] == 2
+    assert st["request_log"][0]["status"] is None
+    assert st["deliveries"] == {s["id"]: 1}
+
+
+def test_reset_clears_everything(client: httpx.Client) -> None:
+    push(client, [make_session()])
+    control(client, mode="500")
+    assert client.post("/_reset").json() == {"reset": True}
+    st = stats(client)
+    assert (st["sessions"], st["requests"], st["batch_sizes"]) == (0, 0, [])
+    assert st["fault"]["mode"] == "ok"
+
+
+def test_token_never_logged(central: CentralServer, client: httpx.Client) -> None:
+    push(client, [make_session()])
+    push(client, [make_session()], headers=auth("wrong-token"))
+    time.sleep(0.1)
+    log = central.log_path.read_text()
+    assert "Central dev server listening" in log
+    assert TOKEN not in log
+    assert "wrong-token" not in log
+
+
+def test_cli_requires_token(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "RESTAI_CENTRAL_DEVICE_TOKEN"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sync.central_dev",
+            "--port",
+            str(_free_port()),
+            "--db",
+            str(tmp_path / "c.db"),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "--device-token" in result.stderr
