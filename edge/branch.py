@@ -42,8 +42,8 @@ def _ttl(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a number of seconds")
     number = int(value)
-    if not 30 <= number <= 86400:
-        raise ValueError("expected seconds between 30 and 86400")
+    if not 5 <= number <= 86400:
+        raise ValueError("expected seconds between 5 and 86400")
     return number
 
 

@@ -34,6 +34,9 @@ class StaffError(ValueError):
     """A staff change that cannot be made; the message is for the installer's terminal."""
 
 
+PIN_IN_USE = "that PIN is already in use; each staff member needs their own"
+
+
 @dataclass(frozen=True)
 class LoginResult:
     token: str

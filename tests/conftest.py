@@ -1,0 +1,200 @@
+"""Shared test fixtures: real devices (a provisioned data dir and a `restai-edge serve` process on
+a free port) and helpers to talk to them over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from edge.secret_files import PIN_KEY, read_secret
+from edge.staff import add_staff
+from edge.store import Store
+from provisioning.provision import ProvisionRequest, provision
+
+SLUG = "downtown-lima"
+MANAGER_PIN = "482913"
+WAITER_PIN = "271828"
+KITCHEN_PIN = "314159"
+CASHIER_PIN = "161803"
+SERVER_TABLES = 120
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def provision_device(data_dir: Path, tables: int = SERVER_TABLES, **extra: object) -> None:
+    async def setup() -> None:
+        await provision(
+            data_dir,
+            ProvisionRequest(
+                branch_slug=SLUG,
+                branch_name="Downtown Lima",
+                tables=tables,
+                base_url="http://127.0.0.1:8000",
+                **extra,  # type: ignore[arg-type]
+            ),
+        )
+        key = read_secret(data_dir, PIN_KEY)
+        async with Store(data_dir / "edge.db") as store:
+            for name, role, pin in (
+                ("Ana Manager", "manager", MANAGER_PIN),
+                ("Walter Waiter", "waiter", WAITER_PIN),
+                ("Kira Kitchen", "kitchen", KITCHEN_PIN),
+                ("Cata Cashier", "cashier", CASHIER_PIN),
+            ):
+                await add_staff(store, key, name, role, pin)
+
+    asyncio.run(setup())
+
+
+@dataclass
+class EdgeServer:
+    """A `restai-edge serve` process on a free port, with its own data dir and log file."""
+
+    data_dir: Path
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    _tables: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20) -> EdgeServer:
+        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
+        env = {
+            **os.environ,
+            "RESTAI_EDGE_DATA_DIR": str(self.data_dir),
+            "RESTAI_EDGE_SESSION_RATE_LIMIT": "0",
+            **self.env,
+        }
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "provisioning",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not start:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def table_code(self) -> str:
+        """A table no other test of this server has used."""
+        number = next(self._tables)
+        assert number <= SERVER_TABLES, "this server ran out of fresh tables"
+        return f"{SLUG}-{number}"
+
+    def customer_url(self, table_code: str, tail: str) -> str:
+        return f"{self.url}/api/customer/{SLUG}/{table_code}/{tail}"
+
+    def staff_token(self, pin: str = MANAGER_PIN) -> str:
+        answer = httpx.post(f"{self.url}/api/auth/staff/login", json={"pin": pin})
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["data"]["token"])
+
+    def assert_clean_log(self) -> None:
+        text = self.log()
+        assert "Traceback" not in text and " ERROR " not in text, text
+
+
+@pytest.fixture
+def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Start servers with their own data dirs; `make_server(ENV=...)`. All stop at teardown."""
+    started: list[EdgeServer] = []
+
+    def make(tables: int = SERVER_TABLES, **env: str) -> EdgeServer:
+        data_dir = tmp_path_factory.mktemp("device") / "data"
+        provision_device(data_dir, tables)
+        server = EdgeServer(data_dir, env).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+    for server in started:
+        server.assert_clean_log()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeServer]:
+    """One device shared by a test module; each test takes fresh tables from it."""
+    data_dir = tmp_path_factory.mktemp("device") / "data"
+    provision_device(data_dir)
+    edge = EdgeServer(data_dir, {}).start()
+    yield edge
+    edge.stop()
+    edge.assert_clean_log()
+
+
+@pytest.fixture(scope="module")
+def manager_token(server: EdgeServer) -> str:
+    return server.staff_token(MANAGER_PIN)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def open_session(server: EdgeServer, table_code: str, name: str = "Carlos Rodriguez") -> dict:
+    answer = httpx.post(server.customer_url(table_code, "session"), json={"customerName": name})
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json()["data"])
+
+
+def approve(server: EdgeServer, token: str, session_id: str) -> httpx.Response:
+    return httpx.patch(
+        f"{server.url}/api/tables/sessions/{session_id}/approve", headers=auth(token)
+    )
