@@ -7,7 +7,8 @@ import logging
 from sanic import Sanic
 from sanic.config import Config
 
-from edge.api import customer, health, staff
+from edge import pages
+from edge.api import customer, health, menu, orders, staff, sync_status
 from edge.branch import BranchDirectory
 from edge.context import EdgeContext
 from edge.errors import render_error
@@ -18,6 +19,7 @@ from edge.secret_files import JWT_SECRET, PIN_KEY, read_secret
 from edge.settings import Settings
 from edge.store import Store
 from edge.tokens import TokenService
+from sync.service import SyncService
 
 log = logging.getLogger("restai_edge")
 
@@ -53,10 +55,12 @@ def create_app(settings: Settings) -> EdgeApp:
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.error_handler.add(Exception, render_error)
 
-    for blueprint in (health.bp, customer.bp, staff.bp):
+    blueprints = (health.bp, customer.bp, staff.bp, menu.bp, orders.bp, sync_status.bp, pages.bp)
+    for blueprint in blueprints:
         app.blueprint(blueprint)
 
     scheduler = build_scheduler(ctx)
+    SyncService(ctx).schedule(scheduler)
 
     @app.before_server_start
     async def open_store(app: EdgeApp) -> None:

@@ -22,6 +22,8 @@ from edge.secret_files import PIN_KEY, SecretMissing, read_secret
 from edge.settings import Settings, SettingsError
 from edge.staff import StaffError, add_staff, list_staff, remove_staff, set_pin
 from edge.store import Store
+from provisioning import device_cli, sync_cli
+from provisioning.menu_cli import menu_group
 from provisioning.provision import ProvisionError, ProvisionRequest, provision
 
 T = TypeVar("T")
@@ -220,6 +222,11 @@ def demo_command(port: int, host: str) -> None:
         run_demo(host, port)
     except USER_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
+
+
+cli.add_command(menu_group)
+for command in (*device_cli.COMMANDS, *sync_cli.COMMANDS):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Debian packages the tests use: Chromium for the page tests, zbar/poppler/librsvg to decode the
+# printed QR codes, systemd-analyze to check the unit, DejaVu for accents on PNG labels.
+# Installs only what is missing, so a prepared machine pays nothing.
+set -euo pipefail
+
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
+command -v rsvg-convert >/dev/null || need+=(librsvg2-bin)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+ldconfig -p | grep -q libzbar.so || need+=(libzbar0)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "Installing Debian packages: ${need[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
