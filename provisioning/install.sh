@@ -198,7 +198,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # A terminal for prompts and QR codes when interactive, plain pipes otherwise.
 if [ -t 0 ] && [ -t 1 ]; then io=--pty; else io=--pipe; fi
+# A fixed --description keeps arguments (e.g. staff PINs) out of the journal's
+# "Started ..." line, which otherwise shows the whole command line.
 exec systemd-run --quiet --wait --collect --service-type=exec "$io" \
+    --description="restai-edge admin command" \
     --property=DynamicUser=yes \
     --property=User=restai-edge \
     --property=Group=restai-edge \
@@ -265,11 +268,15 @@ RestAI Edge is installed$( ((DRY_RUN)) && echo " (dry run: nothing was changed)"
 Next steps, as root (each admin command runs as the service user, with its
 data in $STATE_DIR):
 
-  sudo restai-edge-admin provision     # once: create the store and secrets
-  sudo restai-edge-admin staff add     # the first staff member (options: --help)
-  sudo restai-edge-admin qr            # table QR codes for the diners
+  sudo restai-edge-admin provision --branch-slug SLUG --branch-name "NAME" --tables N
+  sudo restai-edge-admin staff add --name NAME --role manager --pin PIN
+  sudo restai-edge-admin qr --help
   sudo systemctl enable --now $UNIT_NAME
   systemctl status $UNIT_NAME; journalctl -u $UNIT_NAME -f
+
+Admin commands run as the service's dynamic user on a read-only OS: they can
+write only under $STATE_DIR (their working directory), so give QR
+output a relative path and copy it out as root: sudo cp -r $STATE_DIR/qr ~/
 
 Settings: $ENV_FILE   Sandbox report: systemd-analyze security $UNIT_NAME
 EOF
