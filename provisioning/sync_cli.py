@@ -1,15 +1,138 @@
-"""`restai-edge sync ...` and `restai-edge central-dev` (issue #6)."""
+"""`restai-edge sync status|now` and `restai-edge central-dev`.
+
+Both sync commands open the store as a second process beside a running `serve`: status only
+reads, and `now` claims the rows it sends, so the two never send the same row at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
+
 import click
 
+from edge.store import Store
+from sync import outbox
 from sync.central_dev import central_dev_command
+from sync.status import sync_status
+from sync.uploader import PassReport, Uploader
+
+if TYPE_CHECKING:
+    from provisioning.cli import Obj
+
+DISABLED_HINT = "provision with --central-url and --device-token to enable it"
 
 
 @click.group("sync")
 def sync_group() -> None:
     """Upstream sync to the central RestAI API."""
+
+
+def _status_lines(status: dict[str, Any]) -> list[str]:
+    if not status["enabled"]:
+        lines = [f"Upstream sync: disabled (no central URL; {DISABLED_HINT})"]
+    else:
+        lines = [f"Upstream sync: {status['state']} (central {status['central_url']})"]
+    depth = status["queue_depth"]
+    waiting = f"{depth} session(s)"
+    if status["oldest_waiting"]:
+        waiting += f", oldest finished {status['oldest_waiting']}"
+    lines.append(f"  waiting:      {waiting}")
+    lines.append(f"  last success: {status['last_success'] or 'never'}")
+    error = status["last_error"]
+    if error is None:
+        lines.append("  last error:   none")
+    else:
+        code = f"HTTP {error['status']}" if error["status"] is not None else "no answer"
+        lines.append(f"  last error:   {error['at']} ({code}) {error['message']}")
+    if status["next_attempt_at"]:
+        lines.append(f"  next attempt: {status['next_attempt_at']}")
+    if status["stopped"]:
+        lines.append(
+            "  stopped:      the central refused this device; fix the token or the central,"
+            " then run 'restai-edge sync now'"
+        )
+    return lines
+
+
+@sync_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON")
+@click.pass_obj
+def status_command(obj: Obj, as_json: bool) -> None:
+    """Show the upload queue and the last success and error."""
+
+    async def read(store: Store) -> dict[str, Any]:
+        async with store:
+            return await sync_status(store)
+
+    status = asyncio.run(read(obj.provisioned_store()))
+    if as_json:
+        click.echo(json.dumps(status, indent=2))
+        return
+    for line in _status_lines(status):
+        click.echo(line)
+
+
+def _failure_line(report: PassReport) -> str | None:
+    if report.outcome == "disabled":
+        return f"sync is disabled: this device has no central URL ({DISABLED_HINT})"
+    problem = report.problem
+    if report.outcome == "stopped" and problem is not None:
+        return f"sync stopped, the central refused this device: {problem.message}"
+    if report.outcome == "failed" and problem is not None:
+        return f"upload failed, the device will retry on its own: {problem.message}"
+    return None
+
+
+@sync_group.command("now")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON")
+@click.pass_obj
+@click.pass_context
+def now_command(ctx: click.Context, obj: Obj, as_json: bool) -> None:
+    """Upload waiting sessions at once, ignoring any backoff (also resumes after a 401/403)."""
+    settings = obj.settings()
+    store = obj.provisioned_store()
+
+    async def push() -> tuple[PassReport, dict[str, Any]]:
+        async with store:
+            uploader = Uploader(
+                store, settings.data_dir, settings.sync_interval, settings.sync_backoff_cap
+            )
+            depth = (await outbox.queue_stats(store)).depth
+            show_bar = not as_json and depth > 0
+            bar = click.progressbar(length=depth, label="Uploading") if show_bar else nullcontext()
+            with bar as progress:
+                report = await uploader.run(
+                    force=True, on_progress=progress.update if progress else None
+                )
+            return report, await sync_status(store)
+
+    report, status = asyncio.run(push())
+    failure = _failure_line(report)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "outcome": report.outcome,
+                    "sent": report.sent,
+                    "requests": report.requests,
+                    "error": report.problem.view() if report.problem else None,
+                    "status": status,
+                },
+                indent=2,
+            )
+        )
+        if failure is not None:
+            ctx.exit(1)
+        return
+    if failure is not None:
+        raise click.ClickException(failure)
+    click.echo(
+        f"Uploaded {report.sent} session(s) in {report.requests} request(s);"
+        f" {status['queue_depth']} still waiting."
+    )
 
 
 COMMANDS: list[click.Command] = [sync_group, central_dev_command]

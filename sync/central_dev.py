@@ -25,7 +25,8 @@ Development / test endpoints (no authentication; do not expose publicly)
 * ``GET /healthz`` -> ``{"status": "ok"}``
 * ``POST /_control`` -> set the fault mode, see :data:`FAULT_MODES`.
 * ``GET /_control`` -> current fault mode.
-* ``GET /_stats`` -> counters (sessions, requests, deliveries, batch sizes...).
+* ``GET /_stats`` -> counters (sessions, requests, deliveries, batch sizes...) and a
+  ``request_log`` with, per request, its time, the session ids it carried and the answer.
 * ``GET /_sessions`` -> stored sessions with their payloads.
 * ``POST /_reset`` -> wipe stored sessions, counters, and return to mode ok.
 
@@ -42,6 +43,7 @@ import json
 import logging
 import math
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -386,7 +388,8 @@ def create_central_app(db_path: Path, device_token: str) -> Sanic:
     async def ingest(request: Request) -> HTTPResponse:
         st: Stats = app.ctx.stats
         st.requests += 1
-        entry: dict[str, Any] = {"n": st.requests, "batch_size": None}
+        # `at` (epoch seconds) and `ids` let a test check when each session was sent.
+        entry: dict[str, Any] = {"n": st.requests, "at": time.time(), "batch_size": None, "ids": []}
         st.request_log.append(entry)
 
         # Best-effort batch size, recorded whatever the outcome.
@@ -394,6 +397,7 @@ def create_central_app(db_path: Path, device_token: str) -> Sanic:
             peek = json.loads(request.body)
             if isinstance(peek, dict) and isinstance(peek.get("sessions"), list):
                 entry["batch_size"] = len(peek["sessions"])
+                entry["ids"] = [s.get("id") for s in peek["sessions"] if isinstance(s, dict)]
                 st.batch_sizes.append(entry["batch_size"])
         except (ValueError, UnicodeDecodeError):
             pass
