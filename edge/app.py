@@ -14,6 +14,7 @@ from edge.context import EdgeContext
 from edge.errors import render_error
 from edge.events import EventLog
 from edge.ratelimit import SlidingWindow
+from edge.realtime import EXPIRY_CHECK_SECONDS, attach_realtime
 from edge.scheduler import build_scheduler
 from edge.secret_files import JWT_SECRET, PIN_KEY, read_secret
 from edge.settings import Settings
@@ -59,7 +60,16 @@ def create_app(settings: Settings) -> EdgeApp:
     for blueprint in blueprints:
         app.blueprint(blueprint)
 
+    realtime = attach_realtime(app, ctx)
     scheduler = build_scheduler(ctx)
+    scheduler.add_job(
+        realtime.drop_expired,
+        "interval",
+        seconds=EXPIRY_CHECK_SECONDS,
+        id="drop-expired-sockets",
+        coalesce=True,
+        max_instances=1,
+    )
     SyncService(ctx).schedule(scheduler)
 
     @app.before_server_start

@@ -4,6 +4,7 @@ a free port) and helpers to talk to them over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import os
 import signal
@@ -59,7 +60,9 @@ def provision_device(data_dir: Path, tables: int = SERVER_TABLES, **extra: objec
             ):
                 await add_staff(store, key, name, role, pin)
 
-    asyncio.run(setup())
+    # A thread of its own, so async tests (already inside an event loop) can provision too.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, setup()).result()
 
 
 @dataclass

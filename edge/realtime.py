@@ -1,0 +1,212 @@
+"""Socket.IO on the device's own host and port: who may listen to what, and catch-up.
+
+Clients connect with `auth: {token, since?}`. A diner lands in `session:{id}`, staff in
+`branch:{id}`. Domain events reach clients only through `EventLog` listeners, after commit.
+
+Catch-up: a client that says `since` first gets every event after that id it may see, then live
+ones. While a client catches up, live events meant for it are held in its buffer and sent after
+the backlog, so nothing arrives out of order or twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+from sanic import Sanic
+
+from edge.auth import diner_from_token, staff_from_token
+from edge.context import EdgeContext
+from edge.errors import ApiError, Forbidden, TokenRequired, ValidationError
+from edge.events import BRANCH_ONLY_EVENTS, Event
+from edge.tokens import CustomerClaims, StaffClaims
+
+log = logging.getLogger("restai_edge.realtime")
+
+# Events after which a diner's token is dead: the diner hears the event, then is disconnected.
+SESSION_FINAL_EVENTS = frozenset({"session:rejected", "session:ended"})
+EXPIRY_CHECK_SECONDS = 10
+CATCH_UP_LIMIT = 5000
+SOCKETIO_PATH = "socket.io"
+
+
+@dataclass
+class Client:
+    claims: CustomerClaims | StaffClaims
+    catching_up: bool = False
+    held: list[Event] = field(default_factory=list)
+    # Highest event id sent by catch-up: a committed event can be read by catch-up before its
+    # live dispatch runs, and must not then arrive twice.
+    caught_up_to: int = 0
+
+    @property
+    def is_customer(self) -> bool:
+        return isinstance(self.claims, CustomerClaims)
+
+    def may_see(self, event: Event) -> bool:
+        if isinstance(self.claims, CustomerClaims):
+            return event.session_id == self.claims.session_id and event.name not in (
+                BRANCH_ONLY_EVENTS
+            )
+        return event.branch_id == self.claims.branch_id
+
+
+def _refusal(error: ApiError) -> socketio.exceptions.ConnectionRefusedError:
+    """The client's `connect_error` gets `{message, data: {code, message}}`."""
+    return socketio.exceptions.ConnectionRefusedError(
+        error.text, {"code": error.code, "message": error.text}
+    )
+
+
+def _failure(error: ApiError) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": error.code, "message": error.text}}
+
+
+class EdgeNamespace(socketio.AsyncNamespace):
+    def __init__(self, ctx: EdgeContext) -> None:
+        super().__init__("/")
+        self._ctx = ctx
+        self._clients: dict[str, Client] = {}
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        """Answer events we do not know with an error ack instead of silence."""
+        if event in {"connect", "disconnect"} or hasattr(self, f"on_{event}"):
+            return await super().trigger_event(event, *args)
+        return _failure(ValidationError(f"Evento desconocido: {event[:40]}"))
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        since = auth.get("since") if isinstance(auth, dict) else None
+        if not isinstance(token, str) or not token:
+            raise _refusal(TokenRequired())
+        if since is not None and (
+            isinstance(since, bool) or not isinstance(since, int) or since < 0
+        ):
+            raise _refusal(ValidationError("'since' debe ser un eventId entero"))
+        try:
+            claims = self._ctx.tokens.decode(token)
+            if isinstance(claims, CustomerClaims):
+                await diner_from_token(self._ctx, claims, need_active=False)
+                room = f"session:{claims.session_id}"
+            else:
+                await staff_from_token(self._ctx, claims)
+                room = f"branch:{claims.branch_id}"
+        except ApiError as error:
+            raise _refusal(error) from None
+        client = Client(claims, catching_up=since is not None)
+        self._clients[sid] = client
+        await self.enter_room(sid, room)
+        if since is not None:
+            self.server.start_background_task(self._catch_up, sid, client, since)
+
+    async def _catch_up(self, sid: str, client: Client, since: int) -> None:
+        # The connect handshake completes after on_connect returns; events sent before it
+        # would be dropped by the client.
+        for _ in range(1000):
+            if self.server.manager.is_connected(sid, "/"):
+                break
+            await asyncio.sleep(0.001)
+        async with self._ctx.events.dispatch_lock:
+            missed = await self._ctx.events.since(since, CATCH_UP_LIMIT)
+            last = since
+            for event in missed:
+                if client.may_see(event):
+                    await self.emit(event.name, event.data, to=sid)
+                last = event.id
+            for event in client.held:
+                if event.id > last:
+                    await self.emit(event.name, event.data, to=sid)
+            client.held.clear()
+            client.caught_up_to = last
+            client.catching_up = False
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._clients.pop(sid, None)
+
+    async def on_subscribe(self, sid: str, channel: Any = None) -> dict[str, Any]:
+        """The seed's `subscribe`: join a channel one may see."""
+        client = self._clients.get(sid)
+        if client is None:
+            return _failure(Forbidden())
+        if not isinstance(channel, str) or ":" not in channel or len(channel) > 100:
+            return _failure(ValidationError("Canal invalido: se espera 'session:<id>'"))
+        kind, _, ident = channel.partition(":")
+        if kind == "session" and isinstance(client.claims, CustomerClaims):
+            allowed = ident == client.claims.session_id
+        elif kind == "session":
+            owner = await self._ctx.store.fetch_value(
+                "SELECT branch_id FROM sessions WHERE id = ?", (ident,)
+            )
+            allowed = owner == client.claims.branch_id
+        elif kind == "branch":
+            allowed = not client.is_customer and ident == client.claims.branch_id
+        else:
+            return _failure(ValidationError("Canal invalido: se espera 'session:<id>'"))
+        if not allowed:
+            return _failure(Forbidden("No puedes suscribirte a ese canal"))
+        await self.enter_room(sid, channel)
+        return {"ok": True}
+
+    async def on_unsubscribe(self, sid: str, channel: Any = None) -> dict[str, Any]:
+        if not isinstance(channel, str):
+            return _failure(ValidationError("Canal invalido"))
+        await self.leave_room(sid, channel)
+        return {"ok": True}
+
+    async def deliver(self, event: Event) -> None:
+        """EventLog listener: send a committed event to every room that may see it."""
+        held = []
+        for sid in self._sids_in(event.rooms):
+            client = self._clients.get(sid)
+            if client is None:
+                continue
+            if client.catching_up:
+                client.held.append(event)
+                held.append(sid)
+            elif client.caught_up_to >= event.id:
+                held.append(sid)
+        await self.emit(event.name, event.data, to=event.rooms, skip_sid=held or None)
+        if event.name in SESSION_FINAL_EVENTS and event.session_id:
+            await self._disconnect_diners(event.session_id)
+
+    def _sids_in(self, rooms: list[str]) -> set[str]:
+        sids: set[str] = set()
+        for room in rooms:
+            sids.update(sid for sid, _ in self.server.manager.get_participants("/", room))
+        return sids
+
+    async def _disconnect_diners(self, session_id: str) -> None:
+        for sid, client in list(self._clients.items()):
+            if isinstance(client.claims, CustomerClaims) and client.claims.session_id == session_id:
+                await self.disconnect(sid)
+
+    async def drop_expired(self) -> None:
+        """Scheduled: disconnect clients whose token has expired."""
+        now = time.time()
+        for sid, client in list(self._clients.items()):
+            if client.claims.expires_at <= now:
+                await self.disconnect(sid)
+
+
+class EdgeSocketServer(socketio.AsyncServer):
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        # engine.io closes a polling socket on the client's CLOSE packet without waking its
+        # pending long-poll GET, which then hangs for ping_interval + ping_timeout (~45 s) and
+        # keeps the client's disconnect waiting as long. An empty packet list ends it now.
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None:
+            socket.queue.put_nowait(None)
+
+
+def attach_realtime(app: Sanic, ctx: EdgeContext) -> EdgeNamespace:
+    server = EdgeSocketServer(async_mode="sanic", logger=False, engineio_logger=False)
+    namespace = EdgeNamespace(ctx)
+    server.register_namespace(namespace)
+    server.attach(app, socketio_path=SOCKETIO_PATH)
+    ctx.events.listen(namespace.deliver)
+    return namespace
