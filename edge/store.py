@@ -1,8 +1,8 @@
 """The local store: one SQLite file in WAL mode, one writer, numbered migrations.
 
 Every write goes through `Store.transact`, which runs a function inside `BEGIN IMMEDIATE` on the
-single writer connection and commits or rolls back as a whole. The unit is shielded from
-cancellation: a diner closing the browser mid-request must not leave a commit without its
+single writer connection (in a savepoint of its own, see `_commit_queued`) and commits or rolls
+back as a whole. The unit is shielded from cancellation: a diner closing the browser mid-request must not leave a commit without its
 after-commit work (realtime events, sync nudges). Reads use a second connection, which WAL lets
 run beside the writer.
 """
@@ -13,6 +13,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +27,8 @@ Row = dict[str, Any]
 Params = tuple[Any, ...] | list[Any] | dict[str, Any]
 
 BUSY_TIMEOUT_MS = 5000
+# Most pieces of work committed in one transaction; bounds how long one group holds the lock.
+GROUP_MAX = 64
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
@@ -50,6 +53,12 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     # FULL: an answered write must survive the box losing power, not only a killed process.
     await conn.execute("PRAGMA synchronous = FULL")
     return conn
+
+
+@dataclass
+class _Job:
+    work: Callable[[Transaction], Awaitable[Any]]
+    future: asyncio.Future[Any]
 
 
 class Transaction:
@@ -95,7 +104,8 @@ class Store:
         self.path = path
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
+        self._queue: list[_Job] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def open(self) -> Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,32 +154,74 @@ class Store:
                 raise
 
     async def transact(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
-        """Run `work` in one write transaction and return its result.
+        """Run `work` in a write transaction and return its result once it is committed.
 
-        Shielded: if the caller is cancelled, the transaction still finishes (commit or rollback)
-        and its after-commit callbacks still run.
+        Shielded: if the caller is cancelled, the work still commits or rolls back and its
+        after-commit callbacks still run.
         """
-        return await asyncio.shield(self._transact(work))
-
-    async def _transact(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
         assert self._writer is not None, "store is not open"
-        async with self._write_lock:
-            tx = Transaction(self._writer)
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                result = await work(tx)
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
-            await self._writer.execute("COMMIT")
-        for callback in tx._after_commit:
-            try:
-                outcome = callback()
-                if outcome is not None:
-                    await outcome
-            except Exception:
-                log.exception("After-commit callback failed")
+        job: _Job = _Job(work, asyncio.get_running_loop().create_future())
+        # Nobody may be left to read a cancelled caller's failure; reading it here keeps asyncio
+        # from reporting it as never retrieved.
+        job.future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._queue.append(job)
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued())
+        result: T = await asyncio.shield(job.future)
         return result
+
+    async def _commit_queued(self) -> None:
+        """The single writer: commits queued work in groups until the queue is empty.
+
+        Group commit: work that arrives while a transaction is being written joins the next
+        one, so a burst of diners shares one fsync instead of queueing for one each. Every
+        piece of work runs in its own savepoint, so one failing request rolls back alone.
+        """
+        while self._queue:
+            group, self._queue = self._queue[:GROUP_MAX], self._queue[GROUP_MAX:]
+            await self._commit_group(group)
+
+    async def _commit_group(self, group: list[_Job]) -> None:
+        conn = self._writer
+        assert conn is not None
+        succeeded: list[tuple[_Job, Transaction, Any]] = []
+        failed: list[tuple[_Job, BaseException]] = []
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            for job in group:
+                tx = Transaction(conn)
+                await conn.execute("SAVEPOINT work")
+                try:
+                    result = await job.work(tx)
+                except Exception as exc:
+                    await conn.execute("ROLLBACK TO work")
+                    await conn.execute("RELEASE work")
+                    failed.append((job, exc))
+                else:
+                    await conn.execute("RELEASE work")
+                    succeeded.append((job, tx, result))
+            await conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            for job in group:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            log.error("Write transaction failed: %s", exc)
+            return
+        for job, exc in failed:
+            job.future.set_exception(exc)
+        for job, tx, result in succeeded:
+            for callback in tx._after_commit:
+                try:
+                    outcome = callback()
+                    if outcome is not None:
+                        await outcome
+                except Exception:
+                    log.exception("After-commit callback failed")
+            job.future.set_result(result)
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         assert self._reader is not None, "store is not open"

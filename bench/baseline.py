@@ -1,0 +1,102 @@
+"""The ceiling: the fastest a Sanic server can answer our requests on this machine.
+
+A bare Sanic app, one process like the device, with no store reads (`GET`) and with exactly one
+aiosqlite INSERT + commit in WAL and one JWT signature (`POST`). The benchmark reports the device
+as a ratio of these figures measured in the same run.
+
+    python -m bench.baseline --db PATH --port P
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+
+import aiosqlite
+import jwt
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, json
+
+SECRET = "baseline-secret-" + "x" * 48
+CHECK_SESSION = {
+    "success": True,
+    "data": {
+        "hasSession": True,
+        "status": "pending",
+        "sessionId": "550e8400-e29b-41d4-a716-446655440000",
+        "customerName": "Maria Garcia",
+    },
+}
+SESSION_STATUS = {
+    "success": True,
+    "data": {
+        "id": "550e8400-e29b-41d4-a716-446655440000",
+        "status": "pending",
+        "customer_name": "Maria Garcia",
+    },
+}
+
+
+def create_app(db_path: str) -> Sanic:
+    app = Sanic("restai_bench_baseline")
+    app.config.REQUEST_MAX_SIZE = 64 * 1024
+
+    @app.before_server_start
+    async def open_db(app: Sanic) -> None:
+        conn = await aiosqlite.connect(db_path, isolation_level=None)
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, table_code TEXT,"
+            " customer_name TEXT, started_at TEXT)"
+        )
+        app.ctx.db = conn
+        # One connection takes one transaction at a time, as the device's single writer does.
+        app.ctx.write_lock = asyncio.Lock()
+
+    @app.get("/healthz")
+    async def health(request: Request) -> HTTPResponse:
+        return json({"ok": True})
+
+    @app.get("/api/customer/<slug>/<code>/check-session")
+    async def check_session(request: Request, slug: str, code: str) -> HTTPResponse:
+        return json(CHECK_SESSION)
+
+    @app.get("/api/customer/<slug>/<code>/session-status/<session_id>")
+    async def session_status(
+        request: Request, slug: str, code: str, session_id: str
+    ) -> HTTPResponse:
+        return json(SESSION_STATUS)
+
+    @app.post("/api/customer/<slug>/<code>/session")
+    async def start_session(request: Request, slug: str, code: str) -> HTTPResponse:
+        body = request.json
+        session_id = str(uuid.uuid4())
+        async with app.ctx.write_lock:
+            await app.ctx.db.execute("BEGIN IMMEDIATE")
+            await app.ctx.db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?)",
+                (session_id, code, body["customerName"], time.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            )
+            await app.ctx.db.execute("COMMIT")
+        now = int(time.time())
+        token = jwt.encode({"sub": session_id, "iat": now, "exp": now + 14400}, SECRET, "HS256")
+        return json({"success": True, "data": {"sessionId": session_id, "token": token}}, 201)
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    create_app(args.db).run(
+        host="127.0.0.1", port=args.port, single_process=True, access_log=False, motd=False
+    )
+
+
+if __name__ == "__main__":
+    main()

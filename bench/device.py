@@ -1,0 +1,147 @@
+"""Processes the benchmarks measure: a provisioned device, the bare-Sanic ceiling, wrk."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from edge.secret_files import PIN_KEY, read_secret
+from edge.staff import add_staff
+from edge.store import Store
+from provisioning.provision import ProvisionRequest, provision
+
+SLUG = "downtown-lima"
+MANAGER_PIN = "482913"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+@dataclass
+class Process:
+    """A server subprocess on a free port; stopped with `stop()`."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, health_path: str) -> Process:
+        self.process = subprocess.Popen(
+            [*self.argv, "--port", str(self.port)],
+            env={**os.environ, **self.env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + health_path, timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.argv} did not start")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def provisioned_device(tables: int, **extra: object) -> Path:
+    data_dir = Path(tempfile.mkdtemp(prefix="restai-bench-")) / "data"
+
+    async def setup() -> None:
+        await provision(
+            data_dir,
+            ProvisionRequest(
+                branch_slug=SLUG,
+                branch_name="Downtown Lima",
+                tables=tables,
+                **extra,  # type: ignore[arg-type]
+            ),
+        )
+        async with Store(data_dir / "edge.db") as store:
+            await add_staff(store, read_secret(data_dir, PIN_KEY), "Bench", "manager", MANAGER_PIN)
+
+    asyncio.run(setup())
+    return data_dir
+
+
+def device_process(data_dir: Path, **env: str) -> Process:
+    return Process(
+        [
+            sys.executable,
+            "-m",
+            "provisioning",
+            "--data-dir",
+            str(data_dir),
+            "serve",
+            "--host",
+            "127.0.0.1",
+        ],
+        {"RESTAI_EDGE_SESSION_RATE_LIMIT": "0", "RESTAI_EDGE_LOG_LEVEL": "WARNING", **env},
+    )
+
+
+def baseline_process(db_path: Path) -> Process:
+    return Process([sys.executable, "-m", "bench.baseline", "--db", str(db_path)])
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_second: float
+    latency_p99_ms: float
+    counted: dict[str, int]
+
+
+_LATENCY_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(
+    url: str, seconds: int, connections: int = 32, script: Path | None = None, *args: str
+) -> WrkResult:
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        argv += ["-s", str(script)]
+    argv.append(url)
+    if args:
+        argv += ["--", *args]
+    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    latency = float(p99.group(1)) * _LATENCY_UNITS[p99.group(2)] if p99 else float("nan")
+    counted = {k: int(v) for k, v in re.findall(r"COUNT (\w+) (\d+)", output)}
+    return WrkResult(rps, latency, counted)

@@ -1,0 +1,129 @@
+"""Realtime latency with a crowd: create -> staff `session:pending` and approve -> diner
+`session:approved`, p50/p99, with 300 idle diner sockets connected; and the server's RSS then.
+
+Latency is measured from just before the HTTP request is sent to the event's arrival at the
+client, so it includes the request, the transaction and the delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+import httpx
+import socketio
+
+from bench.device import MANAGER_PIN, SLUG, device_process, provisioned_device, rss_mb
+
+IDLE_DINERS = 300
+SAMPLES = 100
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
+        "max_ms": round(ordered[-1], 2),
+        "samples": len(ordered),
+    }
+
+
+class Arrivals:
+    """Arrival times of events, keyed by (event name, session id)."""
+
+    def __init__(self) -> None:
+        self.times: dict[tuple[str, str], float] = {}
+        self.waiters: dict[tuple[str, str], asyncio.Future[float]] = {}
+
+    def handler(self, name: str):  # type: ignore[no-untyped-def]
+        async def record(data: dict[str, Any]) -> None:
+            key = (name, data["sessionId"])
+            now = time.perf_counter()
+            self.times[key] = now
+            waiter = self.waiters.pop(key, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(now)
+
+        return record
+
+    async def wait(self, name: str, session_id: str) -> float:
+        key = (name, session_id)
+        if key in self.times:
+            return self.times[key]
+        future = asyncio.get_running_loop().create_future()
+        self.waiters[key] = future
+        return await asyncio.wait_for(future, 10)
+
+
+async def _connect(url: str, token: str, arrivals: Arrivals, events: list[str]) -> Any:
+    client = socketio.AsyncClient(reconnection=False)
+    for name in events:
+        client.on(name, arrivals.handler(name))
+    await client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
+    return client
+
+
+async def _measure(url: str, pid: int) -> dict[str, Any]:
+    prefix = f"{url}/api/customer/{SLUG}/{SLUG}-"
+    arrivals = Arrivals()
+    async with httpx.AsyncClient(timeout=10) as http:
+        staff_token = (
+            await http.post(f"{url}/api/auth/staff/login", json={"pin": MANAGER_PIN})
+        ).json()["data"]["token"]
+        headers = {"Authorization": f"Bearer {staff_token}"}
+        diners = []
+        for number in range(1, IDLE_DINERS + 1):
+            answer = await http.post(f"{prefix}{number}/session", json={"customerName": "Idle"})
+            diners.append(answer.json()["data"])
+        staff = await _connect(url, staff_token, arrivals, ["session:pending"])
+        sockets = await asyncio.gather(
+            *(_connect(url, d["token"], arrivals, ["session:approved"]) for d in diners)
+        )
+        await asyncio.sleep(1)
+        rss_with_sockets = rss_mb(pid)
+
+        created_latency = []
+        for number in range(IDLE_DINERS + 1, IDLE_DINERS + 1 + SAMPLES):
+            started = time.perf_counter()
+            answer = await http.post(f"{prefix}{number}/session", json={"customerName": "New"})
+            session_id = answer.json()["data"]["sessionId"]
+            arrived = await arrivals.wait("session:pending", session_id)
+            created_latency.append((arrived - started) * 1000)
+
+        approved_latency = []
+        for diner in diners[:SAMPLES]:
+            started = time.perf_counter()
+            await http.patch(
+                f"{url}/api/tables/sessions/{diner['sessionId']}/approve", headers=headers
+            )
+            arrived = await arrivals.wait("session:approved", diner["sessionId"])
+            approved_latency.append((arrived - started) * 1000)
+
+        for client in (staff, *sockets):
+            await client.disconnect()
+    return {
+        "create -> staff session:pending": {**_percentiles(created_latency), "goal_p99_ms": 20},
+        "approve -> diner session:approved": {
+            **_percentiles(approved_latency),
+            "goal_p99_ms": 20,
+        },
+        "idle diner sockets": IDLE_DINERS,
+        "serve RSS with sockets": {"rss_mb": round(rss_with_sockets, 1), "goal_mb": 120},
+    }
+
+
+def run() -> dict[str, Any]:
+    device = device_process(provisioned_device(IDLE_DINERS + SAMPLES + 10)).start("/healthz")
+    try:
+        return asyncio.run(_measure(device.url, device.pid))
+    finally:
+        device.stop()
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))
