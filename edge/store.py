@@ -2,8 +2,9 @@
 
 Every write goes through `Store.transact`, which runs a function inside `BEGIN IMMEDIATE` on the
 single writer connection (in a savepoint of its own, see `_commit_queued`) and commits or rolls
-back as a whole. The unit is shielded from cancellation: a diner closing the browser mid-request must not leave a commit without its
-after-commit work (realtime events, sync nudges). Reads use a second connection, which WAL lets
+back as a whole. The unit is shielded from cancellation: a diner closing the browser
+mid-request must not leave a commit without its after-commit work (realtime events, sync
+nudges). Reads use a second connection, which WAL lets
 run beside the writer.
 """
 
