@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 import click
 
+from edge.menu import import_menu, parse_menu
 from edge.secret_files import PIN_KEY, read_secret
 from edge.settings import Settings
 from edge.staff import add_staff
@@ -22,7 +24,7 @@ DEMO_TABLES = 20
 
 
 async def prepare_demo(data_dir: Path, base_url: str) -> str:
-    """Provision the demo branch and its manager; returns the manager's PIN."""
+    """Provision the demo branch, its manager and its menu; returns the manager's PIN."""
     await provision(
         data_dir,
         ProvisionRequest(
@@ -35,6 +37,8 @@ async def prepare_demo(data_dir: Path, base_url: str) -> str:
     pin = f"{secrets.randbelow(10**6):06d}"
     async with Store(data_dir / "edge.db") as store:
         await add_staff(store, read_secret(data_dir, PIN_KEY), "Demo Manager", "manager", pin)
+        menu = resources.files("provisioning").joinpath("demo_menu.json").read_bytes()
+        await import_menu(store, parse_menu(menu))
     return pin
 
 
