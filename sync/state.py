@@ -88,10 +88,8 @@ async def record_failure(
 
     `delay_after(failures)` gives the wait in seconds after that many failures in a row.
     """
-    failures = (
-        int(await tx.fetch_value("SELECT value FROM sync_state WHERE key = ?", (FAILURES,)) or 0)
-        + 1
-    )
+    previous = await tx.fetch_value("SELECT value FROM sync_state WHERE key = ?", (FAILURES,))
+    failures = int(previous or 0) + 1
     next_attempt = problem.at + delay_after(failures)
     await _put(tx, LAST_ERROR, problem.to_json())
     await _put(tx, FAILURES, str(failures))

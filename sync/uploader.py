@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -46,19 +45,11 @@ class PassReport:
 
 
 class Uploader:
-    def __init__(
-        self,
-        store: Store,
-        data_dir: Path,
-        period: float,
-        backoff_cap: float,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
+    def __init__(self, store: Store, data_dir: Path, period: float, backoff_cap: float) -> None:
         self._store = store
         self._data_dir = data_dir
         self._period = period
         self._backoff_cap = backoff_cap
-        self._rand = rand
         self.timeouts = Timeouts.for_period(period)
         self.owner = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._lock = asyncio.Lock()
@@ -74,12 +65,6 @@ class Uploader:
         the link and the credentials (and clears a stop when they work).
         """
         async with self._lock:
-            try:
-                uplink = await load_uplink(self._store, self._data_dir)
-            except UplinkError as exc:
-                return await self._stop(PassReport("stopped"), Problem(time.time(), None, str(exc)))
-            if uplink is None:
-                return PassReport("disabled")
             if not force:
                 current = await state.load_state(self._store)
                 due = current.next_attempt_at is None or (
@@ -87,6 +72,13 @@ class Uploader:
                 )
                 if current.stopped is not None or not due:
                     return PassReport("skipped", next_attempt_at=current.next_attempt_at)
+            try:
+                uplink = await load_uplink(self._store, self._data_dir)
+            except UplinkError as exc:
+                problem = Problem(time.time(), None, str(exc))
+                return await self._stop(PassReport("stopped"), problem)
+            if uplink is None:
+                return PassReport("disabled")
             async with httpx.AsyncClient(timeout=self.timeouts.for_httpx()) as client:
                 return await self._drain(client, uplink, force, on_progress)
 
@@ -164,7 +156,7 @@ class Uploader:
         def delay_after(failures: int) -> float:
             if retry_after is not None:
                 return retry_after
-            return full_jitter(failures, self._period, self._backoff_cap, self._rand)
+            return full_jitter(failures, self._period, self._backoff_cap)
 
         return delay_after
 
