@@ -1,7 +1,229 @@
-"""Installer commands: status, qr, backup, restore (issue #5)."""
+"""Installer commands: what the device is (status), table QR codes, backup and restore."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import click
 
-COMMANDS: list[click.Command] = []
+from edge.store import Store
+from provisioning.backup import BackupError, backup, restore
+from provisioning.device_lock import DeviceBusy, running_holder
+from provisioning.provision import ProvisionError, check_url
+from provisioning.qr import (
+    QrTable,
+    parse_table_ranges,
+    table_url,
+    write_pdf_sheet,
+    write_table_files,
+)
+
+if TYPE_CHECKING:
+    from provisioning.cli import Obj
+
+T = TypeVar("T")
+
+STAFF_ROLES = ("manager", "waiter", "cashier", "kitchen")
+
+
+def _run(coro: Awaitable[T]) -> T:
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except (BackupError, DeviceBusy, ProvisionError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+async def _branch(store: Store) -> dict[str, Any]:
+    branch = await store.fetch_one("SELECT * FROM branch")
+    if branch is None:
+        raise click.ClickException(
+            "the device has no branch yet: run 'restai-edge provision' first"
+        )
+    return branch
+
+
+# --------------------------------------------------------------------------- status
+
+
+async def device_status(store: Store, data_dir: Path) -> dict[str, Any]:
+    async with store:
+        branch = await _branch(store)
+        tables = await store.fetch_value("SELECT count(*) FROM tables")
+        roles = await store.fetch_all("SELECT role, count(*) AS n FROM staff GROUP BY role")
+        waiting = await store.fetch_value(
+            "SELECT count(*) FROM outbox WHERE acknowledged_at IS NULL"
+        )
+    by_role = {role: 0 for role in STAFF_ROLES} | {row["role"]: row["n"] for row in roles}
+    holder = running_holder(data_dir)
+    return {
+        "data_dir": str(data_dir),
+        "branch": {
+            "id": branch["id"],
+            "slug": branch["slug"],
+            "name": branch["name"],
+            "currency": branch["currency"],
+            "tax_rate": branch["tax_rate"],
+        },
+        "device_id": branch["device_id"],
+        "tables": tables,
+        "staff": {"total": sum(by_role.values()), "by_role": by_role},
+        "base_url": branch["base_url"],
+        "central_url": branch["central_url"],
+        "sync": {"configured": branch["central_url"] is not None, "queue_depth": waiting},
+        "server": {"running": holder is not None, "holder": holder},
+    }
+
+
+def _sync_line(sync: dict[str, Any]) -> str:
+    waiting = sync["queue_depth"]
+    sessions = f"{waiting} finished session{'' if waiting == 1 else 's'}"
+    if not sync["configured"]:
+        return f"off (no central URL); {sessions} kept on the device"
+    return f"{sessions} waiting to upload" if waiting else "up to date (nothing waiting)"
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON")
+@click.pass_obj
+def status_command(obj: Obj, as_json: bool) -> None:
+    """Show what this device is: branch, tables, staff, URLs and sync state."""
+    status = _run(device_status(obj.provisioned_store(), obj.data_dir))
+    if as_json:
+        click.echo(json.dumps(status, indent=2))
+        return
+    branch, staff, server = status["branch"], status["staff"], status["server"]
+    roles = ", ".join(f"{n} {role}" for role, n in staff["by_role"].items() if n)
+    click.echo(f"Branch:      {branch['slug']} ({branch['name']})")
+    click.echo(f"Data dir:    {status['data_dir']}")
+    click.echo(
+        "Server:      " + (f"running ({server['holder']})" if server["running"] else "stopped")
+    )
+    click.echo(f"Tables:      {status['tables']}")
+    click.echo(f"Staff:       {staff['total']}" + (f" ({roles})" if roles else ""))
+    click.echo(f"Base URL:    {status['base_url']}")
+    click.echo(f"Central URL: {status['central_url'] or '(none: sync disabled)'}")
+    click.echo(f"Sync:        {_sync_line(status['sync'])}")
+
+
+# --------------------------------------------------------------------------- qr
+
+
+async def qr_tables(
+    store: Store, selection: str | None, base_url: str | None
+) -> tuple[dict[str, Any], list[QrTable]]:
+    """The branch and the tables to print, checked before anything is written."""
+    async with store:
+        branch = await _branch(store)
+        rows = await store.fetch_all("SELECT number, code, short_code FROM tables ORDER BY number")
+    highest = rows[-1]["number"] if rows else 0
+    try:
+        wanted = set(
+            parse_table_ranges(f"1-{highest}" if selection is None else selection, highest)
+        )
+    except ValueError as exc:
+        raise click.ClickException(f"--tables: {exc}") from None
+    base = base_url or branch["base_url"]
+    tables = [
+        QrTable(
+            row["number"],
+            row["code"],
+            row["short_code"],
+            table_url(base, branch["slug"], row["code"]),
+        )
+        for row in rows
+        if row["number"] in wanted
+    ]
+    return branch, tables
+
+
+def _is_pdf(out: Path) -> bool:
+    return out.suffix.lower() == ".pdf"
+
+
+@click.command("qr")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="FILE.pdf for a printable sheet, or a directory for one PNG and SVG per table",
+)
+@click.option("--tables", "selection", metavar="RANGES", help="e.g. 1-5,9 [default: all]")
+@click.option("--base-url", help="Base of the URL in the codes [default: the branch's]")
+@click.pass_obj
+def qr_command(obj: Obj, out: Path, selection: str | None, base_url: str | None) -> None:
+    """Print table QR codes: an A4 sheet of cut-out cards, or one PNG and SVG per table."""
+    if base_url is not None:
+        try:
+            base_url = check_url(base_url, "--base-url")
+        except ProvisionError as exc:
+            raise click.ClickException(str(exc)) from None
+    if _is_pdf(out) and out.is_dir():
+        raise click.ClickException(f"--out {out} is a directory, not a PDF file name")
+    if not _is_pdf(out) and out.exists() and not out.is_dir():
+        raise click.ClickException(
+            f"--out {out} is an existing file: give FILE.pdf for a sheet or a directory"
+        )
+    branch, tables = _run(qr_tables(obj.provisioned_store(), selection, base_url))
+    with click.progressbar(length=len(tables), label="Drawing QR codes", file=sys.stderr) as bar:
+        if _is_pdf(out):
+            pages = write_pdf_sheet(tables, branch["name"], out, progress=bar.update)
+            what = f"{pages} page{'' if pages == 1 else 's'}"
+        else:
+            files = write_table_files(tables, branch["name"], out, progress=bar.update)
+            what = f"{len(files)} files"
+    click.echo(f"Wrote {len(tables)} table QR codes ({what}) to {out}")
+    click.echo(
+        f"  they open {table_url(base_url or branch['base_url'], branch['slug'], '<table>')}"
+    )
+
+
+# --------------------------------------------------------------------------- backup, restore
+
+
+@click.command("backup")
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path), help="File to write the copy to"
+)
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists")
+@click.pass_obj
+def backup_command(obj: Obj, out: Path, force: bool) -> None:
+    """Copy the store to FILE (mode 0600); safe while the device serves."""
+    store = obj.provisioned_store()
+    summary = _run(backup(store.path, out, force=force))
+    info = summary.store
+    click.echo(
+        f"Backed up branch {info.branch_slug} ({info.sessions} sessions, schema"
+        f" {info.schema_version}) to {summary.path} ({summary.size} bytes, mode 0600)"
+    )
+    click.echo("  secrets are not in the backup: keep a copy of pin.key to restore staff PINs")
+
+
+@click.command("restore")
+@click.argument("source", metavar="FILE", type=click.Path(path_type=Path))
+@click.pass_obj
+def restore_command(obj: Obj, source: Path) -> None:
+    """Put a backup in place of the store; the device must be stopped."""
+    try:
+        summary = restore(obj.data_dir, source)
+    except (BackupError, DeviceBusy) as exc:
+        raise click.ClickException(str(exc)) from None
+    info = summary.store
+    click.echo(
+        f"Restored branch {info.branch_slug} ({info.sessions} sessions, schema"
+        f" {info.schema_version}) from {source} into {obj.data_dir}"
+    )
+    if summary.replaced is not None:
+        click.echo(f"  previous store kept as {summary.replaced}")
+    if not summary.same_device:
+        click.echo(
+            "  note: this backup comes from another device; staff PINs only work with that"
+            " device's pin.key (copy it here, or reset them with 'restai-edge staff set-pin')"
+        )
+
+
+COMMANDS: list[click.Command] = [status_command, qr_command, backup_command, restore_command]

@@ -54,7 +54,17 @@ class ProvisionSummary:
 
 def check_url(value: str, flag: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        port_ok = parts.port != 0  # urlsplit raises on a port that is not a number to 65535
+    except ValueError:
+        port_ok = False
+    if not port_ok:
+        raise ProvisionError(f"{flag} has an invalid port, got {value!r}")
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or any(ch.isspace() for ch in value)
+    ):
         raise ProvisionError(f"{flag} must be an absolute http(s) URL, got {value!r}")
     if parts.query or parts.fragment:
         raise ProvisionError(f"{flag} must not have a query or fragment, got {value!r}")
@@ -76,8 +86,11 @@ def validate(request: ProvisionRequest) -> ProvisionRequest:
             raise ProvisionError("--branch-name must be 1 to 100 characters")
     if request.tables is not None and not 1 <= request.tables <= MAX_TABLES:
         raise ProvisionError(f"--tables must be between 1 and {MAX_TABLES}, got {request.tables}")
-    base_url = check_url(request.base_url, "--base-url") if request.base_url else None
-    central_url = check_url(request.central_url, "--central-url") if request.central_url else None
+    # `is not None`, not truthiness: an empty flag is a mistake to report, not a flag left out.
+    base_url = None if request.base_url is None else check_url(request.base_url, "--base-url")
+    central_url = (
+        None if request.central_url is None else check_url(request.central_url, "--central-url")
+    )
     if (request.central_url is None) != (request.device_token is None):
         raise ProvisionError("--central-url and --device-token go together: give both or neither")
     token = request.device_token
@@ -119,7 +132,10 @@ async def provision(data_dir: Path, request: ProvisionRequest) -> ProvisionSumma
     store = Store(data_dir / "edge.db")
     if not (data_dir / "edge.db").exists() and (request.branch_name is None or not request.tables):
         raise ProvisionError("a new device needs --branch-name and --tables")
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ProvisionError(f"cannot use {data_dir} as the data dir: {exc.strerror}") from None
 
     async def work(tx: Transaction) -> ProvisionSummary:
         branch = await tx.fetch_one("SELECT * FROM branch")
