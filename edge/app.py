@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> EdgeApp:
     async def open_store(app: EdgeApp) -> None:
         await ctx.store.open()
         await ctx.directory.refresh()
+        await ctx.live.load(ctx.store)
         if ctx.directory.branch is None:
             log.warning("No branch is provisioned in %s", settings.data_dir)
 

@@ -25,6 +25,7 @@ from edge.errors import (
     SessionPending,
     TableAlreadyActive,
 )
+from edge.live import LiveSession
 from edge.store import Row, Transaction
 from sync import outbox
 
@@ -115,6 +116,12 @@ async def _add_diner(tx: Transaction, session_id: str, diner: DinerInfo) -> str:
 
 
 async def _record(ctx: EdgeContext, tx: Transaction, name: str, session: Row, **extra: Any) -> None:
+    """Record a session's event; every status change passes here, so the live view follows."""
+    tx.after_commit(
+        lambda: ctx.live.update(
+            session["id"], session["table_id"], session["status"], session["customer_name"]
+        )
+    )
     table = ctx.directory.table_by_id(session["table_id"])
     await ctx.events.record(
         tx,
@@ -207,19 +214,27 @@ async def request_table(
     return await ctx.store.transact(work)
 
 
-async def table_status(ctx: EdgeContext, branch_slug: str, table_code: str) -> Row | None:
+async def table_status(ctx: EdgeContext, branch_slug: str, table_code: str) -> LiveSession | None:
     """The table's live session, if any (what `check-session` reports)."""
     _, table = await ctx.directory.table(branch_slug, table_code)
-    return await ctx.store.fetch_one(
-        "SELECT id, status, customer_name FROM sessions WHERE table_id = ? AND status IN (?, ?)",
-        (table["id"], *LIVE_STATUSES),
-    )
+    return ctx.live.on_table(table["id"])
 
 
 async def session_for_table(
     ctx: EdgeContext, branch_slug: str, table_code: str, session_id: str
 ) -> Row:
+    """A session of this table (what `session-status` reports), from memory while live."""
     _, table = await ctx.directory.table(branch_slug, table_code)
+    live = ctx.live.get(session_id)
+    if live is not None:
+        if live.table_id != table["id"]:
+            raise SessionNotFound()
+        return {
+            "id": live.id,
+            "status": live.status,
+            "reason": None,
+            "customer_name": live.customer_name,
+        }
     row = await ctx.store.fetch_one(
         "SELECT id, status, reason, customer_name FROM sessions WHERE id = ? AND table_id = ?",
         (session_id, table["id"]),

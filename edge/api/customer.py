@@ -107,9 +107,9 @@ async def check_session(request: Request, branch_slug: str, table_code: str) -> 
     return ok(
         {
             "hasSession": True,
-            "status": live["status"],
-            "sessionId": live["id"],
-            "customerName": live["customer_name"],
+            "status": live.status,
+            "sessionId": live.id,
+            "customerName": live.customer_name,
         }
     )
 

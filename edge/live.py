@@ -1,0 +1,55 @@
+"""The branch's live (pending or active) sessions, kept in memory for the hottest reads.
+
+Diners' phones poll `check-session` and `session-status` every few seconds; answering those
+from memory keeps the single store connection free for work that needs it. The store stays the
+truth: this view is loaded from it at start-up and updated by `edge.sessions` right after each
+commit that changes a session's status. Only the serving process changes session status, so
+the view cannot drift from the store behind its back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge.store import Store
+
+LIVE_STATUSES = ("pending", "active")
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    id: str
+    table_id: str
+    status: str
+    customer_name: str
+
+
+class LiveSessions:
+    def __init__(self) -> None:
+        self._by_table: dict[str, LiveSession] = {}
+        self._by_id: dict[str, LiveSession] = {}
+
+    async def load(self, store: Store) -> None:
+        rows = await store.fetch_all(
+            "SELECT id, table_id, status, customer_name FROM sessions WHERE status IN (?, ?)",
+            LIVE_STATUSES,
+        )
+        self._by_table, self._by_id = {}, {}
+        for row in rows:
+            self.update(row["id"], row["table_id"], row["status"], row["customer_name"])
+
+    def update(self, session_id: str, table_id: str, status: str, customer_name: str) -> None:
+        """Record a committed status; a finished session leaves the view."""
+        previous = self._by_id.pop(session_id, None)
+        if previous is not None and self._by_table.get(previous.table_id) == previous:
+            del self._by_table[previous.table_id]
+        if status in LIVE_STATUSES:
+            session = LiveSession(session_id, table_id, status, customer_name)
+            self._by_id[session_id] = session
+            self._by_table[table_id] = session
+
+    def on_table(self, table_id: str) -> LiveSession | None:
+        return self._by_table.get(table_id)
+
+    def get(self, session_id: str) -> LiveSession | None:
+        return self._by_id.get(session_id)
