@@ -23,12 +23,13 @@ from edge.settings import Settings, SettingsError
 from edge.staff import StaffError, add_staff, list_staff, remove_staff, set_pin
 from edge.store import Store
 from provisioning import device_cli, sync_cli
+from provisioning.device_lock import DeviceBusy
 from provisioning.menu_cli import menu_group
 from provisioning.provision import ProvisionError, ProvisionRequest, provision
 
 T = TypeVar("T")
 
-USER_ERRORS = (ProvisionError, StaffError, SettingsError, SecretMissing)
+USER_ERRORS = (ProvisionError, StaffError, SettingsError, SecretMissing, DeviceBusy)
 
 
 def run(coro: Awaitable[T]) -> T:

@@ -6,6 +6,7 @@ import logging
 
 from edge.app import create_app
 from edge.settings import Settings
+from provisioning.device_lock import device_lock
 
 
 def configure_logging(level: str) -> None:
@@ -21,11 +22,13 @@ def configure_logging(level: str) -> None:
 def serve(settings: Settings) -> None:
     """Serve until stopped. One process: rooms, rate limits and the single writer live in it."""
     configure_logging(settings.log_level)
-    app = create_app(settings)
-    app.run(
-        host=settings.host,
-        port=settings.port,
-        single_process=True,
-        access_log=settings.access_log,
-        motd=False,
-    )
+    # Held while serving, so `restore` and a second `serve` see the device is in use.
+    with device_lock(settings.data_dir, "serving"):
+        app = create_app(settings)
+        app.run(
+            host=settings.host,
+            port=settings.port,
+            single_process=True,
+            access_log=settings.access_log,
+            motd=False,
+        )
