@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
 from sanic import Sanic
 from sanic.config import Config
 
@@ -51,7 +52,8 @@ def build_context(settings: Settings) -> EdgeContext:
 
 def create_app(settings: Settings) -> EdgeApp:
     ctx = build_context(settings)
-    app: EdgeApp = Sanic(APP_NAME, ctx=ctx)
+    # msgspec encodes our answers several times faster than the standard library.
+    app: EdgeApp = Sanic(APP_NAME, ctx=ctx, dumps=msgspec.json.encode)
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.error_handler.add(Exception, render_error)
@@ -75,7 +77,7 @@ def create_app(settings: Settings) -> EdgeApp:
     @app.before_server_start
     async def open_store(app: EdgeApp) -> None:
         await ctx.store.open()
-        await ctx.directory.refresh()
+        await ctx.directory.load()
         await ctx.live.load(ctx.store)
         if ctx.directory.branch is None:
             log.warning("No branch is provisioned in %s", settings.data_dir)

@@ -1,10 +1,10 @@
 """The branch this device serves: its identity, its tables and the settings staff may change.
 
 `BranchDirectory` keeps the branch and its tables in memory because every diner request starts
-by resolving `/:branchSlug/:tableCode`; the store stays the truth and the directory re-reads it
-with one indexed query on a miss (tables added by `provision` while serving) and wholly on
-`refresh` (a periodic job), which
-is how a `restai-edge settings` change from another process reaches a running device.
+by resolving `/:branchSlug/:tableCode`. The store stays the truth: a table missing from memory
+is looked up with one indexed query (tables added by `provision` while serving), and `refresh`
+(a periodic job) re-reads the branch row and its settings, which is how a `restai-edge settings`
+change from another process reaches a running device.
 """
 
 from __future__ import annotations
@@ -116,15 +116,20 @@ class BranchDirectory:
         self._tables_by_short_code: dict[str, Row] = {}
         self._tables_by_id: dict[str, Row] = {}
 
-    async def refresh(self) -> None:
-        self.branch = await load_branch(self._store)
-        self.settings = await read_branch_settings(self._store)
+    async def load(self) -> None:
+        """Read the branch, its settings and every table (at start-up)."""
+        await self.refresh()
         tables = await self._store.fetch_all(
             "SELECT id, branch_id, number, code, short_code FROM tables ORDER BY number"
         )
         self._tables_by_code, self._tables_by_short_code, self._tables_by_id = {}, {}, {}
         for table in tables:
             self._remember(table)
+
+    async def refresh(self) -> None:
+        """Re-read the branch and its settings; tables only ever grow and load on a miss."""
+        self.branch = await load_branch(self._store)
+        self.settings = await read_branch_settings(self._store)
 
     def require_branch(self, slug: str) -> Row:
         if self.branch is None or slug != self.branch["slug"]:
