@@ -247,3 +247,15 @@ def test_healthz(server: EdgeServer) -> None:
     data = answer.json()["data"]
     assert data["status"] == "ok"
     assert data["branch"] == SLUG
+
+
+def test_healthz_reports_the_sync_queue(server: EdgeServer, manager_token: str) -> None:
+    created = open_session(server, server.table_code())
+    httpx.patch(
+        f"{server.url}/api/tables/sessions/{created['sessionId']}/reject",
+        headers=auth(manager_token),
+    )
+    sync = httpx.get(f"{server.url}/healthz").json()["data"]["sync"]
+    assert sync["enabled"] is False
+    assert sync["queue_depth"] >= 1
+    assert set(sync) >= {"queue_depth", "oldest_waiting", "last_success", "last_error"}

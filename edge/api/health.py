@@ -1,4 +1,4 @@
-"""`GET /healthz`: is the store open, and what is this device."""
+"""`GET /healthz`: is the store open, what is this device, and is its uplink keeping up."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from edge.api.responses import edge_ctx, ok
+from sync.status import sync_status
 
 bp = Blueprint("health")
 
@@ -13,12 +14,13 @@ bp = Blueprint("health")
 @bp.get("/healthz")
 async def healthz(request: Request) -> HTTPResponse:
     ctx = edge_ctx(request)
-    await ctx.store.fetch_value("SELECT 1")
     branch = ctx.directory.branch
     return ok(
         {
             "status": "ok",
             "branch": branch["slug"] if branch else None,
             "tables": len(ctx.directory.tables()),
+            # Reading the sync state also proves the store answers.
+            "sync": await sync_status(ctx.store),
         }
     )
