@@ -1,7 +1,203 @@
-"""Diner and staff pages served by the device (issue #7)."""
+"""Diner and staff pages served by the device itself, so a table works with no internet at all.
+
+Pages are small server-rendered shells; their scripts talk to the same JSON API and Socket.IO as
+any other client. Assets live under `/_assets/`, a prefix no branch slug can take (slugs start
+with a letter or digit), and pages name them with a content hash (`?v=`): a phone keeps them for
+good and still fetches a new release at once.
+"""
 
 from __future__ import annotations
 
-from sanic import Blueprint
+import functools
+import hashlib
+import html
+import re
+import string
+from pathlib import Path
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, redirect
+from sanic.response import html as html_response
+
+from edge.api.responses import edge_ctx
+from edge.errors import NotFound
+from edge.store import Row
+
+STATIC_DIR = Path(__file__).parent / "static"
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+ASSET_PREFIX = "/_assets"
+# Alphabet of the short codes printed under each QR (see edge.branch); spaces and dashes that
+# people type between characters are dropped first.
+SHORT_CODE = re.compile(r"[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    # A page is a few hundred bytes and names its assets by hash: always ask, never go stale.
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 bp = Blueprint("pages")
+bp.static(ASSET_PREFIX, STATIC_DIR, name="assets")
+
+
+@bp.on_response
+async def cache_assets(request: Request, response: HTTPResponse) -> None:
+    if not request.path.startswith(f"{ASSET_PREFIX}/") or response.status not in (200, 304):
+        return
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if "v" in request.args:
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    else:
+        response.headers["Cache-Control"] = "no-cache"
+
+
+@functools.cache
+def asset_url(path: str) -> str:
+    digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:12]
+    return f"{ASSET_PREFIX}/{path}?v={digest}"
+
+
+@functools.cache
+def _template(name: str) -> string.Template:
+    return string.Template((TEMPLATE_DIR / name).read_text(encoding="utf-8"))
+
+
+def render(name: str, **values: object) -> str:
+    """Fill a template; every value is HTML-escaped, so nothing a person typed becomes markup."""
+    return _template(name).substitute({key: html.escape(str(v)) for key, v in values.items()})
+
+
+def page(
+    template: str, title: str, scripts: tuple[str, ...] = (), status: int = 200, **values: object
+) -> HTTPResponse:
+    body = render(template, **values)
+    tags = "\n".join(
+        f'<script src="{html.escape(asset_url(script))}" defer></script>' for script in scripts
+    )
+    document = _template("layout.html").substitute(
+        title=html.escape(title),
+        stylesheet=html.escape(asset_url("css/app.css")),
+        icon=html.escape(asset_url("img/icon.svg")),
+        scripts=tags,
+        body=body,
+    )
+    return html_response(document, status=status, headers=PAGE_HEADERS)
+
+
+def _not_found(request: Request, message: str, branch: Row | None) -> HTTPResponse:
+    if request.path.startswith("/api/"):
+        # An unknown two-segment API path lands here; API clients get the JSON envelope.
+        raise NotFound()
+    code_link = f"/{branch['slug']}/codigo" if branch else ""
+    return page(
+        "not_found.html",
+        "No encontrado",
+        status=404,
+        message=message,
+        code_link=code_link or "#",
+        code_link_hidden="" if code_link else "hidden",
+    )
+
+
+def _branch(request: Request, slug: str) -> Row | None:
+    branch = edge_ctx(request).directory.branch
+    return branch if branch is not None and branch["slug"] == slug else None
+
+
+@bp.get("/staff")
+async def staff_page(request: Request) -> HTTPResponse:
+    branch = edge_ctx(request).directory.branch
+    name = branch["name"] if branch else "RestAI Edge"
+    return page(
+        "staff.html",
+        f"Personal · {name}",
+        scripts=("vendor/socket.io.min.js", "js/common.js", "js/staff.js"),
+        branch_name=name,
+    )
+
+
+async def _table_by_short_code(request: Request, branch: Row, raw: str) -> Row | None:
+    code = re.sub(r"[\s-]", "", raw).upper()
+    if not SHORT_CODE.fullmatch(code):
+        return None
+    try:
+        return await edge_ctx(request).directory.table_by_short_code(branch["slug"], code)
+    except NotFound:
+        return None
+
+
+def _code_page(branch: Row, typed: str = "", error: str = "", status: int = 200) -> HTTPResponse:
+    return page(
+        "code.html",
+        f"Codigo de mesa · {branch['name']}",
+        status=status,
+        branch_name=branch["name"],
+        action=f"/{branch['slug']}/codigo",
+        typed=typed,
+        error=error,
+        error_hidden="" if error else "hidden",
+        invalid="true" if error else "false",
+    )
+
+
+@bp.get("/<branch_slug>/codigo")
+async def code_form(request: Request, branch_slug: str) -> HTTPResponse:
+    """For diners who cannot scan: type the 5-character code printed under the QR."""
+    branch = _branch(request, branch_slug)
+    if branch is None:
+        return _not_found(request, "Este restaurante no existe en este dispositivo.", None)
+    typed = request.args.get("code")
+    if typed is None:
+        return _code_page(branch)
+    table = await _table_by_short_code(request, branch, typed[:20])
+    if table is None:
+        message = "No encontramos una mesa con ese codigo. Revisa las 5 letras y numeros."
+        return _code_page(branch, typed[:20], message, status=404)
+    return redirect(f"/{branch['slug']}/{table['code']}", status=303)
+
+
+@bp.get("/<branch_slug>/codigo/<short_code>")
+async def code_link(request: Request, branch_slug: str, short_code: str) -> HTTPResponse:
+    branch = _branch(request, branch_slug)
+    if branch is None:
+        return _not_found(request, "Este restaurante no existe en este dispositivo.", None)
+    table = await _table_by_short_code(request, branch, short_code[:20])
+    if table is None:
+        message = "No encontramos una mesa con ese codigo. Revisa las 5 letras y numeros."
+        return _code_page(branch, short_code[:20], message, status=404)
+    return redirect(f"/{branch['slug']}/{table['code']}", status=302)
+
+
+@bp.get("/<branch_slug>/<table_code>")
+async def diner_page(request: Request, branch_slug: str, table_code: str) -> HTTPResponse:
+    branch = _branch(request, branch_slug)
+    if branch is None:
+        return _not_found(request, "Este restaurante no existe en este dispositivo.", None)
+    try:
+        _, table = await edge_ctx(request).directory.table(branch_slug, table_code)
+    except NotFound:
+        message = "Esta mesa no existe. Revisa el codigo QR o escribe el codigo de tu mesa."
+        return _not_found(request, message, branch)
+    return page(
+        "diner.html",
+        f"Mesa {table['number']} · {branch['name']}",
+        scripts=("vendor/socket.io.min.js", "js/common.js", "js/diner.js"),
+        branch_name=branch["name"],
+        branch_slug=branch["slug"],
+        table_code=table["code"],
+        table_number=table["number"],
+    )

@@ -1,0 +1,675 @@
+/* The diner's page: ask for the table, wait for approval, order from the menu, follow orders. */
+(function () {
+  "use strict";
+
+  var R = window.RestAI;
+  var $ = R.$;
+  var el = R.el;
+
+  var page = document.body.dataset;
+  var BASE = "/api/customer/" + encodeURIComponent(page.branchSlug) + "/" + encodeURIComponent(page.tableCode);
+  // One visit per table: a phone that moves to another table starts afresh there.
+  var VISIT_KEY = "restai:visit:" + page.tableCode;
+  var SCREENS = [
+    "screen-loading",
+    "screen-join",
+    "screen-blocked",
+    "screen-waiting",
+    "screen-menu",
+    "screen-ended",
+    "screen-notice"
+  ];
+  var TICK_MS = 4000;
+  var MENU_REFRESH_MS = 60000;
+
+  var STATUS_LABELS = {
+    pending: "Recibido",
+    confirmed: "Confirmado",
+    preparing: "En preparacion",
+    ready: "Listo para servir",
+    served: "Servido",
+    completed: "Completado",
+    cancelled: "Cancelado"
+  };
+  var STEPS = [
+    { label: "Recibido", statuses: ["pending", "confirmed"] },
+    { label: "En cocina", statuses: ["preparing"] },
+    { label: "Listo", statuses: ["ready"] },
+    { label: "Servido", statuses: ["served", "completed"] }
+  ];
+
+  var state = {
+    phase: "loading",
+    visit: R.saved.get(VISIT_KEY),
+    menu: null,
+    menuLoadedAt: 0,
+    cart: [],
+    // Idempotency-Key of the cart being sent: a retry after a lost answer cannot order twice.
+    orderKey: null,
+    sending: false,
+    orders: null,
+    // The orders fetch in flight: "session ended" waits for it, so the bill shows the last dish.
+    ordersRequest: null,
+    live: null,
+    liveRefused: false
+  };
+
+  /* ---- screens ---- */
+
+  function go(phase) {
+    var changed = state.phase !== phase;
+    state.phase = phase;
+    R.show(SCREENS, "screen-" + phase);
+    if (changed && phase !== "loading") R.focusHeading($("screen-" + phase));
+  }
+
+  function forget() {
+    state.visit = null;
+    state.cart = [];
+    state.orders = null;
+    state.orderKey = null;
+    R.saved.remove(VISIT_KEY);
+    stopLive();
+  }
+
+  function remember(data, name) {
+    state.visit = { token: data.token, sessionId: data.sessionId, name: name };
+    state.liveRefused = false;
+    R.saved.set(VISIT_KEY, state.visit);
+  }
+
+  /* ---- what is the table doing ---- */
+
+  function resume() {
+    if (!state.visit) return checkTable();
+    return R.api("GET", BASE + "/session-status/" + encodeURIComponent(state.visit.sessionId)).then(
+      function (answer) {
+        if (answer.ok) return follow(answer.data.status, answer.data.reason);
+        if (answer.status === 0) return offline();
+        forget();
+        return checkTable();
+      }
+    );
+  }
+
+  function follow(status, reason) {
+    if (status === "pending") return waiting();
+    if (status === "active") return enterMenu();
+    if (status === "rejected") return refused(reason);
+    return ended();
+  }
+
+  function checkTable() {
+    return R.api("GET", BASE + "/check-session").then(function (answer) {
+      if (!answer.ok) {
+        if (answer.status === 0) return offline();
+        return notice("No pudimos abrir la mesa", answer.error.message, "Reintentar");
+      }
+      if (answer.data.hasSession && answer.data.status === "pending") return go("blocked");
+      showJoin(answer.data.hasSession ? answer.data.customerName : null);
+    });
+  }
+
+  function offline() {
+    if (state.phase === "loading") {
+      $("screen-loading").querySelector("p").textContent =
+        "Sin conexion con el servidor del local. Reintentando...";
+    }
+  }
+
+  /* ---- join ---- */
+
+  function showJoin(openedBy) {
+    var existing = $("join-existing");
+    if (openedBy) {
+      existing.textContent =
+        "La mesa ya esta abierta a nombre de " + openedBy + ". Al unirte, tus pedidos van a la misma cuenta.";
+      existing.hidden = false;
+      $("join-intro").hidden = true;
+    } else {
+      existing.hidden = true;
+      $("join-intro").hidden = false;
+    }
+    go("join");
+  }
+
+  function joinError(text) {
+    var error = $("join-error");
+    error.textContent = text;
+    error.hidden = !text;
+    $("customerName").setAttribute("aria-invalid", text ? "true" : "false");
+  }
+
+  function join(event) {
+    event.preventDefault();
+    var name = $("customerName").value.trim();
+    var phone = $("customerPhone").value.trim();
+    if (!name) {
+      joinError("Escribe tu nombre para pedir la mesa.");
+      $("customerName").focus();
+      return;
+    }
+    joinError("");
+    var button = $("join-submit");
+    button.disabled = true;
+    var body = { customerName: name };
+    if (phone) body.customerPhone = phone;
+    R.api("POST", BASE + "/session", { body: body }).then(function (answer) {
+      button.disabled = false;
+      if (answer.ok && answer.data.token) {
+        remember(answer.data, name);
+        return follow(answer.data.session.status);
+      }
+      if (answer.ok) {
+        return notice(
+          "La mesa ya esta ocupada",
+          "Esta mesa ya esta abierta y no acepta mas personas desde el telefono. Pide ayuda al personal.",
+          "Reintentar"
+        );
+      }
+      if (answer.error.code === "SESSION_PENDING") return go("blocked");
+      if (answer.error.code === "VALIDATION_ERROR") {
+        var field = answer.error.details && answer.error.details.field;
+        return joinError(
+          field === "customerPhone"
+            ? "Revisa el telefono: solo numeros, espacios y + ( ) -."
+            : "Revisa tu nombre: no puede estar vacio ni pasar de 255 caracteres."
+        );
+      }
+      joinError(answer.error.message);
+    });
+  }
+
+  /* ---- waiting for approval ---- */
+
+  function waiting() {
+    $("waiting-text").textContent =
+      "Hola, " + (state.visit.name || "") + ". Tu solicitud para la mesa " + page.tableNumber + " fue enviada.";
+    go("waiting");
+    startLive();
+  }
+
+  function refused(reason) {
+    forget();
+    if (reason === "expired") {
+      return notice(
+        "Tu solicitud expiro",
+        "Nadie aprobo la mesa a tiempo. Puedes volver a pedirla o llamar al personal.",
+        "Volver a pedir la mesa"
+      );
+    }
+    notice(
+      "Solicitud rechazada",
+      "El personal no aprobo tu solicitud. Si crees que es un error, llama al mozo.",
+      "Volver a pedir la mesa"
+    );
+  }
+
+  function notice(title, text, action) {
+    $("notice-title").textContent = title;
+    $("notice-text").textContent = text;
+    $("notice-action").textContent = action;
+    go("notice");
+  }
+
+  function ended() {
+    if (state.phase === "ended") return;
+    var total = null;
+    (state.orders || []).forEach(function (order) {
+      if (order.status === "served" || order.status === "completed") total = (total || 0) + order.total;
+    });
+    $("ended-totals").hidden = total === null;
+    if (total !== null) $("ended-total").textContent = R.money(total, currency());
+    forget();
+    if (document.querySelector("#cart[open]")) $("cart").close();
+    go("ended");
+  }
+
+  /* ---- realtime, with polling whenever it is down ---- */
+
+  function startLive() {
+    if (state.live || state.liveRefused || !state.visit) return;
+    state.live = R.live({
+      token: function () {
+        return state.visit ? state.visit.token : "";
+      },
+      onEvent: onEvent,
+      onState: function (connected) {
+        // Whatever happened while we were not listening, the API tells us now.
+        if (connected) tick();
+      },
+      onRefused: function () {
+        state.liveRefused = true;
+        stopLive();
+        resume();
+      },
+      onClosed: function () {
+        stopLive();
+        resume();
+      }
+    });
+  }
+
+  function stopLive() {
+    if (state.live) state.live.close();
+    state.live = null;
+  }
+
+  function onEvent(name, data) {
+    if (!state.visit || (data.sessionId && data.sessionId !== state.visit.sessionId)) return;
+    if (name === "session:approved" && state.phase === "waiting") enterMenu();
+    else if (name === "session:rejected") refused(data.reason);
+    else if (name === "session:ended") (state.ordersRequest || Promise.resolve()).then(ended);
+    else if (name === "order:new" || name === "order:updated") refreshOrders();
+  }
+
+  function tick() {
+    var listening = state.live && state.live.connected();
+    if (state.phase === "blocked") {
+      R.api("GET", BASE + "/check-session").then(function (answer) {
+        if (answer.ok && !(answer.data.hasSession && answer.data.status === "pending")) {
+          showJoin(answer.data.hasSession ? answer.data.customerName : null);
+        }
+      });
+    } else if (state.phase === "waiting" && !listening) {
+      resume();
+    } else if (state.phase === "menu") {
+      if (!listening) refreshOrders();
+      if (Date.now() - state.menuLoadedAt > MENU_REFRESH_MS) loadMenu();
+    } else if (state.phase === "loading") {
+      resume();
+    }
+  }
+
+  /* ---- menu and cart ---- */
+
+  function currency() {
+    return state.menu ? state.menu.branch.currency : "";
+  }
+
+  function enterMenu() {
+    $("menu-greeting").textContent =
+      "Hola, " + (state.visit.name || "") + ". Todo lo que pidas va a la cuenta de la mesa " + page.tableNumber + ".";
+    go("menu");
+    startLive();
+    loadMenu();
+    refreshOrders();
+  }
+
+  function loadMenu() {
+    state.menuLoadedAt = Date.now();
+    return R.api("GET", BASE + "/menu").then(function (answer) {
+      var error = $("menu-error");
+      if (!answer.ok) {
+        error.textContent =
+          answer.status === 0 ? "Sin conexion: no pudimos cargar la carta. Reintentando..." : answer.error.message;
+        error.hidden = false;
+        state.menuLoadedAt = 0;
+        return;
+      }
+      error.hidden = true;
+      state.menu = answer.data;
+      dropUnavailable();
+      renderMenu();
+      renderCart();
+    });
+  }
+
+  function itemById(id) {
+    var items = state.menu ? state.menu.items : [];
+    for (var i = 0; i < items.length; i++) if (items[i].id === id) return items[i];
+    return null;
+  }
+
+  function dropUnavailable() {
+    var gone = [];
+    state.cart = state.cart.filter(function (line) {
+      var item = itemById(line.id);
+      if (!item || !item.is_available) gone.push(item ? item.name : "un producto");
+      return item && item.is_available;
+    });
+    if (gone.length) {
+      state.orderKey = null;
+      toast("Se agoto: " + gone.join(", ") + ". Lo quitamos de tu pedido.");
+    }
+  }
+
+  function renderMenu() {
+    var nav = R.clear($("category-nav"));
+    var list = R.clear($("menu-list"));
+    state.menu.categories.forEach(function (category) {
+      var items = state.menu.items.filter(function (item) {
+        return item.category_id === category.id;
+      });
+      if (!items.length) return;
+      var anchor = "cat-" + category.id;
+      nav.appendChild(el("li", {}, el("a", { href: "#" + anchor, text: category.name })));
+      list.appendChild(
+        el(
+          "section",
+          { className: "category", id: anchor, "aria-labelledby": anchor + "-title" },
+          el("h2", { id: anchor + "-title", text: category.name }),
+          el("ul", { className: "items" }, ...items.map(menuItem))
+        )
+      );
+    });
+    if (!list.firstChild) {
+      list.appendChild(el("p", { className: "muted", text: "La carta aun no esta disponible. Pregunta al personal." }));
+    }
+  }
+
+  function quantityOf(id) {
+    for (var i = 0; i < state.cart.length; i++) if (state.cart[i].id === id) return state.cart[i].quantity;
+    return 0;
+  }
+
+  function menuItem(item) {
+    var nameId = "item-" + item.id;
+    var inCart = quantityOf(item.id);
+    var action = item.is_available
+      ? el("button", {
+          type: "button",
+          className: "add-button",
+          "aria-describedby": nameId,
+          text: "Agregar",
+          on: {
+            click: function () {
+              addToCart(item);
+            }
+          }
+        })
+      : el("span", { className: "badge soldout", text: "Agotado" });
+    return el(
+      "li",
+      { className: "item" + (item.is_available ? "" : " is-soldout"), "data-item-id": item.id },
+      el(
+        "div",
+        { className: "item-text" },
+        el("h3", { className: "item-name", id: nameId, text: item.name }),
+        item.description ? el("p", { className: "item-desc", text: item.description }) : null
+      ),
+      el(
+        "div",
+        { className: "item-side" },
+        el("span", { className: "price", text: R.money(item.price, currency()) }),
+        action,
+        inCart ? el("span", { className: "in-cart", text: inCart + " en tu pedido" }) : null
+      )
+    );
+  }
+
+  function addToCart(item) {
+    changeQuantity(item.id, 1);
+    R.announce("Agregado: " + item.name + ". " + quantityOf(item.id) + " en tu pedido.");
+  }
+
+  function changeQuantity(id, delta) {
+    var line = null;
+    state.cart.forEach(function (candidate) {
+      if (candidate.id === id) line = candidate;
+    });
+    if (!line) {
+      if (delta <= 0) return;
+      line = { id: id, quantity: 0 };
+      state.cart.push(line);
+    }
+    line.quantity = Math.min(99, line.quantity + delta);
+    state.cart = state.cart.filter(function (candidate) {
+      return candidate.quantity > 0;
+    });
+    state.orderKey = null;
+    renderMenu();
+    renderCart();
+  }
+
+  function cartTotals() {
+    var subtotal = 0;
+    var count = 0;
+    state.cart.forEach(function (line) {
+      var item = itemById(line.id);
+      if (item) subtotal += item.price * line.quantity;
+      count += line.quantity;
+    });
+    var tax = R.taxFor(subtotal, state.menu ? state.menu.branch.tax_rate : 0);
+    return { count: count, subtotal: subtotal, tax: tax, total: subtotal + tax };
+  }
+
+  function renderCart() {
+    var totals = cartTotals();
+    $("cart-bar").hidden = totals.count === 0;
+    document.body.classList.toggle("has-cart", totals.count > 0);
+    $("cart-count").textContent = String(totals.count);
+    $("cart-total").textContent = R.money(totals.total, currency());
+    $("cart-subtotal").textContent = R.money(totals.subtotal, currency());
+    $("cart-tax").textContent = R.money(totals.tax, currency());
+    $("cart-grand").textContent = R.money(totals.total, currency());
+    var rate = state.menu ? state.menu.branch.tax_rate : 0;
+    $("cart-tax-label").textContent = "Impuestos (" + rate / 100 + "%)";
+    var lines = R.clear($("cart-lines"));
+    state.cart.forEach(function (line) {
+      var item = itemById(line.id);
+      if (!item) return;
+      lines.appendChild(
+        el(
+          "li",
+          { className: "cart-line" },
+          el(
+            "div",
+            { className: "cart-line-text" },
+            el("span", { className: "cart-line-name", text: item.name }),
+            el("span", { className: "muted small", text: R.money(item.price * line.quantity, currency()) })
+          ),
+          el(
+            "div",
+            { className: "stepper", role: "group", "aria-label": "Cantidad de " + item.name },
+            el("button", {
+              type: "button",
+              className: "icon-button",
+              "aria-label": "Quitar uno de " + item.name,
+              text: "−",
+              on: {
+                click: function () {
+                  changeQuantity(item.id, -1);
+                }
+              }
+            }),
+            el("span", { className: "qty", "aria-live": "polite", text: String(line.quantity) }),
+            el("button", {
+              type: "button",
+              className: "icon-button",
+              "aria-label": "Agregar uno de " + item.name,
+              text: "+",
+              on: {
+                click: function () {
+                  changeQuantity(item.id, 1);
+                }
+              }
+            })
+          )
+        )
+      );
+    });
+    if (!state.cart.length && document.querySelector("#cart[open]")) $("cart").close();
+  }
+
+  function cartError(text) {
+    $("cart-error").textContent = text;
+    $("cart-error").hidden = !text;
+  }
+
+  function sendOrder() {
+    if (state.sending || !state.cart.length) return;
+    state.sending = true;
+    cartError("");
+    $("cart-send").disabled = true;
+    state.orderKey = state.orderKey || R.randomKey();
+    var body = {
+      items: state.cart.map(function (line) {
+        return { menuItemId: line.id, quantity: line.quantity };
+      })
+    };
+    var notes = $("order-notes").value.trim();
+    if (notes) body.notes = notes;
+    R.api("POST", "/api/customer/orders", {
+      token: state.visit.token,
+      body: body,
+      headers: { "Idempotency-Key": state.orderKey }
+    }).then(function (answer) {
+      state.sending = false;
+      $("cart-send").disabled = false;
+      if (answer.ok) {
+        state.cart = [];
+        state.orderKey = null;
+        $("order-notes").value = "";
+        $("cart").close();
+        renderMenu();
+        renderCart();
+        toast("Pedido #" + answer.data.order_number + " enviado. Te avisamos cuando cambie su estado.");
+        refreshOrders();
+        return;
+      }
+      var code = answer.error.code;
+      if (code === "SESSION_ENDED" || code === "UNAUTHORIZED") {
+        $("cart").close();
+        return resume();
+      }
+      if (code === "ITEM_UNAVAILABLE" || code === "VALIDATION_ERROR") {
+        cartError(code === "VALIDATION_ERROR" ? "La carta cambio. Revisa tu pedido." : answer.error.message);
+        return loadMenu();
+      }
+      cartError(answer.status === 0 ? "Sin conexion. Tu pedido no se perdio: intenta enviarlo de nuevo." : answer.error.message);
+    });
+  }
+
+  /* ---- orders ---- */
+
+  function refreshOrders() {
+    if (!state.visit) return Promise.resolve();
+    var request = R.api("GET", "/api/customer/orders", { token: state.visit.token }).then(function (answer) {
+      if (state.ordersRequest === request) state.ordersRequest = null;
+      if (answer.ok) return showOrders(answer.data);
+      if (answer.status === 0) return;
+      if (answer.error.code === "SESSION_ENDED") return state.phase === "menu" ? resume() : null;
+      if (answer.status === 401) {
+        forget();
+        checkTable();
+      }
+    });
+    state.ordersRequest = request;
+    return request;
+  }
+
+  function showOrders(orders) {
+    var before = {};
+    (state.orders || []).forEach(function (order) {
+      before[order.id] = order.status;
+    });
+    var changes = [];
+    orders.forEach(function (order) {
+      if (state.orders && before[order.id] && before[order.id] !== order.status) {
+        changes.push("Pedido #" + order.order_number + ": " + STATUS_LABELS[order.status]);
+      }
+    });
+    state.orders = orders;
+    renderOrders(before);
+    if (changes.length) {
+      R.announce(changes.join(". "));
+      toast(changes.join(". "));
+    }
+  }
+
+  function renderOrders(before) {
+    var list = R.clear($("orders-list"));
+    var orders = (state.orders || []).slice().reverse();
+    $("orders-empty").hidden = orders.length > 0;
+    orders.forEach(function (order) {
+      var changed = before[order.id] && before[order.id] !== order.status;
+      list.appendChild(
+        el(
+          "li",
+          { className: "order-card status-" + order.status + (changed ? " just-changed" : ""), "data-order-id": order.id },
+          el(
+            "div",
+            { className: "order-head" },
+            el("h3", { text: "Pedido #" + order.order_number }),
+            el("span", { className: "status-badge status-" + order.status, text: STATUS_LABELS[order.status] || order.status })
+          ),
+          order.status === "cancelled" ? null : stepper(order.status),
+          el(
+            "ul",
+            { className: "order-lines" },
+            ...order.items.map(function (line) {
+              return el(
+                "li",
+                {},
+                el("span", { text: line.quantity + " × " + line.name }),
+                el("span", { className: "muted", text: R.money(line.subtotal, currency()) })
+              );
+            })
+          ),
+          el(
+            "p",
+            { className: "order-total" },
+            el("span", { className: "muted small", text: R.clock(order.created_at) }),
+            el("strong", { text: "Total " + R.money(order.total, currency()) })
+          )
+        )
+      );
+    });
+  }
+
+  function stepper(status) {
+    var reached = 0;
+    STEPS.forEach(function (step, index) {
+      if (step.statuses.indexOf(status) >= 0) reached = index;
+    });
+    return el(
+      "ol",
+      { className: "steps", "aria-hidden": "true" },
+      ...STEPS.map(function (step, index) {
+        return el("li", { className: index <= reached ? "done" : "", text: step.label });
+      })
+    );
+  }
+
+  var toastTimer = null;
+  function toast(text) {
+    var box = $("toast");
+    box.textContent = text;
+    box.hidden = false;
+    window.clearTimeout(toastTimer);
+    toastTimer = window.setTimeout(function () {
+      box.hidden = true;
+    }, 5000);
+  }
+
+  /* ---- wiring ---- */
+
+  $("join-form").addEventListener("submit", join);
+  $("notice-action").addEventListener("click", function () {
+    forget();
+    go("loading");
+    checkTable();
+  });
+  $("ended-again").addEventListener("click", function () {
+    go("loading");
+    checkTable();
+  });
+  $("cart-open").addEventListener("click", function () {
+    cartError("");
+    renderCart();
+    $("cart").showModal();
+  });
+  $("cart-close").addEventListener("click", function () {
+    $("cart").close();
+  });
+  $("cart").addEventListener("click", function (event) {
+    if (event.target === $("cart")) $("cart").close();
+  });
+  $("cart-send").addEventListener("click", sendOrder);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") tick();
+  });
+  window.setInterval(tick, TICK_MS);
+  resume();
+})();

@@ -1,0 +1,580 @@
+"""The diner and staff pages in a real Chromium against a real device: the whole table flow,
+offline (every request must stay on the device), with screenshots for review."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    Route,
+    ViewportSize,
+    WebSocket,
+    expect,
+    sync_playwright,
+)
+
+from tests.conftest import (
+    KITCHEN_PIN,
+    MANAGER_PIN,
+    SLUG,
+    WAITER_PIN,
+    EdgeServer,
+    approve,
+    auth,
+    free_port,
+    open_session,
+    provision_device,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists() and not os.environ.get("CI"):
+    pytest.skip("Debian's Chromium is not installed (CI must have it)", allow_module_level=True)
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE: ViewportSize = {"width": 390, "height": 844}
+TABLET: ViewportSize = {"width": 1024, "height": 768}
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+# Realtime answers in well under a second; the polling fallback needs up to 5 s.
+LIVE_MS = 5000
+POLL_MS = 9000
+
+MENU = {
+    "currency": "PEN",
+    "taxRate": 1800,
+    "categories": [
+        {
+            "name": "Entradas",
+            "items": [
+                {
+                    "name": "Ceviche clasico",
+                    "description": "Pescado del dia en leche de tigre, camote y choclo",
+                    "price": 3800,
+                },
+                {
+                    "name": "Causa limena",
+                    "description": "Papa amarilla con aji, rellena de pollo y palta",
+                    "price": 2200,
+                },
+            ],
+        },
+        {
+            "name": "Platos de fondo",
+            "items": [
+                {
+                    "name": "Lomo saltado",
+                    "description": "Lomo fino al wok con cebolla, tomate, papas fritas y arroz",
+                    "price": 4200,
+                },
+                {
+                    "name": "Aji de gallina",
+                    "description": "En crema de aji amarillo, con arroz y huevo",
+                    "price": 3200,
+                    "available": False,
+                },
+            ],
+        },
+        {
+            "name": "Bebidas",
+            "items": [
+                {"name": "Chicha morada", "description": "Hecha en casa", "price": 900},
+                {"name": "Inca Kola", "description": "Botella de 500 ml", "price": 600},
+            ],
+        },
+    ],
+}
+
+
+def cli(data_dir: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "provisioning", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    playwright: Playwright
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def menu_server(server: EdgeServer, tmp_path_factory: pytest.TempPathFactory) -> EdgeServer:
+    """The module's shared device with the test menu loaded through the CLI."""
+    path = tmp_path_factory.mktemp("menu") / "menu.json"
+    path.write_text(json.dumps(MENU), encoding="utf-8")
+    cli(server.data_dir, "menu", "import", str(path))
+    return server
+
+
+@dataclass
+class Watch:
+    """What a browser context did that it must not: leave the device, throw, break CSP."""
+
+    origin: str
+    foreign: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def route(self, route: Route, request: Request) -> None:
+        if self.is_local(request.url):
+            route.continue_()
+        else:
+            self.foreign.append(request.url)
+            route.abort()
+
+    def is_local(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if parts.scheme in {"data", "blob", "about"}:
+            return True
+        return f"{parts.hostname}:{parts.port}" == self.origin
+
+    def websocket(self, socket: WebSocket) -> None:
+        if not self.is_local(socket.url):
+            self.foreign.append(socket.url)
+
+    def console(self, message: ConsoleMessage) -> None:
+        # The browser logs every non-2xx fetch; those answers are part of the flows under test.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.problems.append(f"console: {message.text}")
+
+    def response(self, response: Response) -> None:
+        if "/_assets/" in response.url and response.status >= 400:
+            self.problems.append(f"asset {response.url} answered {response.status}")
+
+
+Opener = Callable[..., Page]
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[Opener]:
+    """`open_page(server, size, beeps=False)`: a page in a fresh context (its own storage)."""
+    contexts: list[tuple[BrowserContext, Watch]] = []
+
+    def open_(server: EdgeServer, size: ViewportSize, beeps: bool = False) -> Page:
+        watch = Watch(f"127.0.0.1:{server.port}")
+        context = browser.new_context(
+            viewport=size,
+            device_scale_factor=2 if size == PHONE else 1,
+            is_mobile=size == PHONE,
+            has_touch=size == PHONE,
+            locale="es-PE",
+        )
+        context.route("**/*", watch.route)
+        if beeps:
+            # Count the oscillators the page starts: each beep is one or more.
+            context.add_init_script(
+                "window.__beeps = 0; const make = AudioContext.prototype.createOscillator;"
+                "AudioContext.prototype.createOscillator = function () {"
+                " window.__beeps += 1; return make.call(this); };"
+            )
+        page = context.new_page()
+        page.on("websocket", watch.websocket)
+        page.on("console", watch.console)
+        page.on("pageerror", lambda error: watch.problems.append(f"page error: {error}"))
+        page.on("response", watch.response)
+        contexts.append((context, watch))
+        return page
+
+    yield open_
+    for context, watch in contexts:
+        context.close()
+        assert watch.foreign == [], f"requests left the device: {watch.foreign}"
+        assert watch.problems == [], watch.problems
+
+
+def screenshot(page: Page, name: str, size: ViewportSize | None = None) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if size is not None:
+        page.set_viewport_size(size)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled")
+
+
+def screenshot_both(page: Page, name: str, current: ViewportSize) -> None:
+    """The page at phone and tablet size, back to where it was."""
+    screenshot(page, f"{name}-phone", PHONE)
+    screenshot(page, f"{name}-tablet", TABLET)
+    page.set_viewport_size(current)
+
+
+def table_number(code: str) -> int:
+    return int(code.rsplit("-", 1)[1])
+
+
+def diner_url(server: EdgeServer, code: str) -> str:
+    return f"{server.url}/{SLUG}/{code}"
+
+
+def join(page: Page, server: EdgeServer, code: str, name: str, phone: str = "") -> None:
+    page.goto(diner_url(server, code))
+    page.get_by_label("Tu nombre").fill(name)
+    if phone:
+        page.get_by_label("Telefono").fill(phone)
+    page.get_by_role("button", name="Unirme a la mesa").click()
+
+
+def staff_login(page: Page, server: EdgeServer, pin: str = MANAGER_PIN) -> None:
+    page.goto(f"{server.url}/staff")
+    page.get_by_label("PIN").fill(pin)
+    page.get_by_role("button", name="Entrar").click()
+    expect(page.get_by_text("En vivo")).to_be_visible(timeout=LIVE_MS)
+
+
+def request_card(staff: Page, number: int) -> Locator:
+    return staff.locator(".requests-panel li", has_text=f"Mesa {number}")
+
+
+def menu_item(page: Page, name: str) -> Locator:
+    return page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=name))
+
+
+def board_card(staff: Page, number: int) -> Locator:
+    return staff.locator("#orders-board .order-card", has_text=f"Mesa {number}")
+
+
+def table_card(staff: Page, number: int) -> Locator:
+    return staff.locator(f"button.table-card[data-table-number='{number}']")
+
+
+def test_diner_and_staff_go_through_a_whole_table(
+    menu_server: EdgeServer, open_page: Opener
+) -> None:
+    server = menu_server
+    code = server.table_code()
+    number = table_number(code)
+    staff = open_page(server, TABLET, beeps=True)
+    diner = open_page(server, PHONE)
+
+    staff_login(staff, server)
+    staff.get_by_role("tab", name="Carta").click()
+    inca = staff.locator("#menu-admin li", has_text="Inca Kola")
+    inca.get_by_role("button", name="Marcar agotado").click()
+    expect(inca.get_by_text("Agotado")).to_be_visible()
+    screenshot_both(staff, "staff-menu", TABLET)
+    staff.get_by_role("tab", name="Mesas").click()
+
+    diner.goto(diner_url(server, code))
+    expect(diner.get_by_role("heading", name="Bienvenido")).to_be_visible()
+    screenshot_both(diner, "diner-join", PHONE)
+    # A name is data, never markup: it must come back as the same text everywhere.
+    name = 'Carlos <img src=x onerror="window.__xss=1">'
+    diner.get_by_label("Tu nombre").fill(name)
+    diner.get_by_label("Telefono").fill("+51 912 345 678")
+    diner.get_by_role("button", name="Unirme a la mesa").click()
+    expect(diner.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    expect(diner.get_by_text(f"Hola, {name}.", exact=False)).to_be_visible()
+    screenshot_both(diner, "diner-waiting", PHONE)
+
+    card = request_card(staff, number)
+    expect(card).to_be_visible(timeout=LIVE_MS)
+    expect(card.get_by_text(name, exact=True)).to_be_visible()
+    expect(staff.get_by_role("alert").filter(has_text="aprobacion")).to_be_visible()
+    staff.wait_for_function("window.__beeps > 0", timeout=LIVE_MS)
+    expect(table_card(staff, number)).to_contain_text("Por aprobar")
+    assert staff.locator("img").count() == 0 and diner.locator("img").count() == 0
+    screenshot_both(staff, "staff-request", TABLET)
+
+    card.get_by_role("button", name="Aprobar").click()
+    expect(diner.get_by_role("heading", name="La carta")).to_be_visible(timeout=LIVE_MS)
+    expect(card).to_have_count(0)
+    expect(diner.get_by_role("heading", name="Lomo saltado")).to_be_visible()
+    sold_out = menu_item(diner, "Aji de gallina")
+    expect(sold_out.get_by_text("Agotado")).to_be_visible()
+    expect(sold_out.get_by_role("button", name="Agregar")).to_have_count(0)
+    expect(menu_item(diner, "Inca Kola").get_by_text("Agotado")).to_be_visible()
+    screenshot_both(diner, "diner-menu", PHONE)
+
+    menu_item(diner, "Lomo saltado").get_by_role("button", name="Agregar").click()
+    menu_item(diner, "Lomo saltado").get_by_role("button", name="Agregar").click()
+    menu_item(diner, "Chicha morada").get_by_role("button", name="Agregar").click()
+    expect(menu_item(diner, "Lomo saltado")).to_contain_text("2 en tu pedido")
+    diner.get_by_role("button", name="Ver pedido").click()
+    cart = diner.get_by_role("dialog", name="Tu pedido")
+    # 2 x 42.00 + 9.00 = 93.00, tax 18% = 16.74, total 109.74
+    expect(cart).to_contain_text("S/ 93.00")
+    expect(cart).to_contain_text("S/ 109.74")
+    diner.get_by_label("Notas para la cocina").fill("Sin aji, por favor")
+    screenshot_both(diner, "diner-cart", PHONE)
+    cart.get_by_role("button", name="Enviar pedido").click()
+    expect(cart).to_be_hidden()
+    order = diner.locator("#orders-list .order-card").first
+    expect(order).to_contain_text("Recibido")
+    expect(order).to_contain_text("2 × Lomo saltado")
+    expect(order).to_contain_text("S/ 109.74")
+
+    staff.get_by_role("tab", name="Pedidos").click()
+    ticket = board_card(staff, number)
+    expect(ticket).to_contain_text("Sin aji, por favor", timeout=LIVE_MS)
+    screenshot_both(staff, "staff-orders", TABLET)
+    ticket.get_by_role("button", name="Preparar").click()
+    expect(order.locator(".status-badge")).to_have_text("En preparacion", timeout=LIVE_MS)
+    expect(diner.locator("#announcer")).to_contain_text("En preparacion")
+    screenshot(diner, "diner-order-status-phone", PHONE)
+    ticket.get_by_role("button", name="Listo").click()
+    expect(order.locator(".status-badge")).to_have_text("Listo para servir", timeout=LIVE_MS)
+    ticket.get_by_role("button", name="Servido").click()
+    expect(order.locator(".status-badge")).to_have_text("Servido", timeout=LIVE_MS)
+    expect(ticket).to_have_count(0)
+
+    staff.get_by_role("tab", name="Mesas").click()
+    expect(table_card(staff, number)).to_contain_text("S/ 109.74")
+    screenshot_both(staff, "staff-tables", TABLET)
+    table_card(staff, number).click()
+    dialog = staff.get_by_role("dialog")
+    expect(dialog).to_contain_text("Servido")
+    screenshot_both(staff, "staff-table-detail", TABLET)
+    dialog.get_by_role("button", name="Terminar").click()
+    expect(dialog.get_by_role("status")).to_contain_text(f"Mesa {number} terminada")
+    expect(dialog).to_contain_text("S/ 109.74")
+
+    expect(diner.get_by_role("heading", name="Gracias por tu visita")).to_be_visible(
+        timeout=LIVE_MS
+    )
+    expect(diner.locator("#ended-total")).to_have_text("S/ 109.74")
+    screenshot_both(diner, "diner-ended", PHONE)
+    assert diner.evaluate("window.__xss") is None and staff.evaluate("window.__xss") is None
+
+    staff.get_by_role("button", name="Cerrar", exact=True).click()
+    expect(table_card(staff, number)).to_contain_text("Libre")
+
+
+def test_rejected_request_tells_the_diner_and_lets_them_ask_again(
+    menu_server: EdgeServer, open_page: Opener
+) -> None:
+    server = menu_server
+    code = server.table_code()
+    number = table_number(code)
+    staff = open_page(server, TABLET)
+    diner = open_page(server, PHONE)
+    staff_login(staff, server, WAITER_PIN)
+    join(diner, server, code, "Rosa Quispe")
+    expect(diner.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+
+    request_card(staff, number).get_by_role("button", name="Rechazar").click()
+    expect(diner.get_by_role("heading", name="Solicitud rechazada")).to_be_visible(timeout=LIVE_MS)
+    screenshot_both(diner, "diner-rejected", PHONE)
+    diner.get_by_role("button", name="Volver a pedir la mesa").click()
+    expect(diner.get_by_role("button", name="Unirme a la mesa")).to_be_visible()
+    expect(diner.get_by_label("Tu nombre")).to_be_visible()
+
+
+def test_reload_resumes_and_a_second_diner_waits_for_the_first(
+    menu_server: EdgeServer, open_page: Opener, manager_token: str
+) -> None:
+    server = menu_server
+    code = server.table_code()
+    first = open_page(server, PHONE)
+    second = open_page(server, PHONE)
+    join(first, server, code, "Lucia Torres")
+    expect(first.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    first.reload()
+    expect(first.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    expect(first.get_by_text("Hola, Lucia Torres.", exact=False)).to_be_visible()
+
+    second.goto(diner_url(server, code))
+    expect(second.get_by_role("heading", name="Mesa en espera de aprobacion")).to_be_visible()
+    expect(second.get_by_role("button", name="Unirme a la mesa")).to_be_hidden()
+    screenshot_both(second, "diner-table-pending", PHONE)
+
+    session_id = httpx.get(server.customer_url(code, "check-session")).json()["data"]["sessionId"]
+    assert approve(server, manager_token, session_id).status_code == 200
+    expect(first.get_by_role("heading", name="La carta")).to_be_visible(timeout=LIVE_MS)
+    first.reload()
+    expect(first.get_by_role("heading", name="La carta")).to_be_visible()
+
+    # The blocked diner's page notices the table opened and offers to join it.
+    expect(second.get_by_text("a nombre de Lucia Torres")).to_be_visible(timeout=POLL_MS)
+    second.get_by_label("Tu nombre").fill("Pedro Torres")
+    second.get_by_role("button", name="Unirme a la mesa").click()
+    expect(second.get_by_role("heading", name="La carta")).to_be_visible()
+    tokens = [
+        page.evaluate(f"JSON.parse(localStorage.getItem('restai:visit:{code}')).token")
+        for page in (first, second)
+    ]
+    assert tokens[0] != tokens[1], "each diner must hold a token of their own"
+
+    menu_item(second, "Causa limena").get_by_role("button", name="Agregar").click()
+    second.get_by_role("button", name="Ver pedido").click()
+    second.get_by_role("button", name="Enviar pedido").click()
+    # Both phones follow the table's orders.
+    expect(first.locator("#orders-list .order-card")).to_contain_text(
+        "Causa limena", timeout=LIVE_MS
+    )
+
+
+def test_open_orders_block_the_end_until_a_manager_forces_it(
+    menu_server: EdgeServer, open_page: Opener, manager_token: str
+) -> None:
+    server = menu_server
+    code = server.table_code()
+    number = table_number(code)
+    opened = open_session(server, code, "Jorge Salas")
+    assert approve(server, manager_token, opened["sessionId"]).status_code == 200
+    item = httpx.get(server.customer_url(code, "menu")).json()["data"]["items"][0]
+    placed = httpx.post(
+        f"{server.url}/api/customer/orders",
+        json={"items": [{"menuItemId": item["id"], "quantity": 1}]},
+        headers=auth(opened["token"]),
+    )
+    assert placed.status_code == 201, placed.text
+    diner = open_page(server, PHONE)
+    diner.goto(diner_url(server, code))
+    diner.evaluate(
+        "([key, visit]) => localStorage.setItem(key, JSON.stringify(visit))",
+        [f"restai:visit:{code}", {**opened, "name": "Jorge Salas"}],
+    )
+    diner.reload()
+    expect(diner.locator("#orders-list .order-card")).to_contain_text("Recibido")
+
+    waiter = open_page(server, TABLET)
+    staff_login(waiter, server, WAITER_PIN)
+    table_card(waiter, number).click()
+    dialog = waiter.get_by_role("dialog")
+    dialog.get_by_role("button", name="Terminar").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("La mesa tiene pedidos en curso")
+    expect(dialog.get_by_role("button", name="Forzar cierre")).to_have_count(0)
+
+    manager = open_page(server, TABLET)
+    staff_login(manager, server, MANAGER_PIN)
+    table_card(manager, number).click()
+    dialog = manager.get_by_role("dialog")
+    dialog.get_by_role("button", name="Terminar").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("La mesa tiene pedidos en curso")
+    screenshot_both(manager, "staff-end-blocked", TABLET)
+    dialog.get_by_role("button", name="Forzar cierre").click()
+    expect(dialog.get_by_role("status")).to_contain_text(f"Mesa {number} terminada")
+    expect(diner.get_by_role("heading", name="Gracias por tu visita")).to_be_visible(
+        timeout=LIVE_MS
+    )
+
+
+def test_kitchen_works_the_board_but_cannot_open_tables(
+    menu_server: EdgeServer, open_page: Opener
+) -> None:
+    server = menu_server
+    code = server.table_code()
+    open_session(server, code, "Ines Paredes")
+    kitchen = open_page(server, TABLET)
+    staff_login(kitchen, server, KITCHEN_PIN)
+    expect(kitchen.get_by_role("tab", name="Pedidos")).to_have_attribute("aria-selected", "true")
+    card = request_card(kitchen, table_number(code))
+    expect(card).to_be_visible()
+    expect(card.get_by_role("button", name="Aprobar")).to_have_count(0)
+    kitchen.get_by_role("button", name="Salir").click()
+    expect(kitchen.get_by_role("button", name="Entrar")).to_be_visible()
+    kitchen.get_by_label("PIN").fill("000000")
+    kitchen.get_by_role("button", name="Entrar").click()
+    expect(kitchen.get_by_role("alert")).to_contain_text("PIN incorrecto")
+    screenshot_both(kitchen, "staff-login", TABLET)
+
+
+def test_short_code_leads_to_the_table(menu_server: EdgeServer, open_page: Opener) -> None:
+    server = menu_server
+    code = server.table_code()
+    tables = httpx.get(f"{server.url}/api/tables", headers=auth(server.staff_token())).json()
+    short = next(table["short_code"] for table in tables["data"] if table["code"] == code)
+    page = open_page(server, PHONE)
+    page.goto(f"{server.url}/{SLUG}/codigo")
+    screenshot_both(page, "diner-short-code", PHONE)
+    page.get_by_label("Codigo de mesa").fill("ZZZZZ")
+    page.get_by_role("button", name="Ir a mi mesa").click()
+    expect(page.get_by_role("alert")).to_contain_text("No encontramos una mesa")
+    page.get_by_label("Codigo de mesa").fill(short.lower())
+    page.get_by_role("button", name="Ir a mi mesa").click()
+    expect(page).to_have_url(diner_url(server, code))
+    expect(page.get_by_role("button", name="Unirme a la mesa")).to_be_visible()
+    page.goto(f"{server.url}/{SLUG}/codigo/{short}")
+    expect(page).to_have_url(diner_url(server, code))
+
+
+def test_pages_fit_at_200_percent_zoom_and_in_landscape(
+    menu_server: EdgeServer, open_page: Opener
+) -> None:
+    server = menu_server
+    code = server.table_code()
+    page = open_page(server, PHONE)
+    join(page, server, code, "Ana Lucia Fernandez de la Torre")
+    expect(page.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    staff = open_page(server, TABLET)
+    staff_login(staff, server)
+    # 200% zoom on a 390 px phone lays the page out in 195 CSS px.
+    for name, target, size in (
+        ("diner-waiting-zoom200", page, {"width": 195, "height": 422}),
+        ("diner-waiting-landscape", page, {"width": 844, "height": 390}),
+        ("staff-zoom200", staff, {"width": 512, "height": 384}),
+        ("staff-portrait", staff, {"width": 768, "height": 1024}),
+    ):
+        target.set_viewport_size(size)
+        overflow = target.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{name}: {overflow}px of sideways scrolling"
+        screenshot(target, name)
+
+
+@pytest.fixture
+def offline_device(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeServer]:
+    """A device whose central API never answers (nothing listens on its port)."""
+    data_dir = tmp_path_factory.mktemp("device") / "data"
+    provision_device(
+        data_dir, 10, central_url=f"http://127.0.0.1:{free_port()}", device_token="t" * 40
+    )
+    device = EdgeServer(data_dir, {"RESTAI_EDGE_SYNC_INTERVAL": "1"}).start()
+    yield device
+    device.stop()
+    device.assert_clean_log()
+
+
+def test_expired_request_and_the_offline_sync_banner(
+    offline_device: EdgeServer, open_page: Opener
+) -> None:
+    server = offline_device
+    assert "pending_ttl = 5" in cli(server.data_dir, "settings", "pending_ttl", "5")
+    diner = open_page(server, PHONE)
+    code = server.table_code()
+    # The device re-reads its settings every 2 s.
+    diner.wait_for_timeout(2500)
+    join(diner, server, code, "Mario Vargas")
+    expect(diner.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    expect(diner.get_by_role("heading", name="Tu solicitud expiro")).to_be_visible(timeout=20000)
+    screenshot_both(diner, "diner-expired", PHONE)
+
+    # The expired request is queued for the central API, which cannot be reached.
+    staff = open_page(server, TABLET)
+    staff_login(staff, server)
+    banner = staff.get_by_role("status").filter(has_text="por sincronizar")
+    offline = re.compile(r"^Sin conexion — 1 mesa por sincronizar")
+    expect(banner).to_have_text(offline, timeout=20000)
+    screenshot_both(staff, "staff-sync-offline", TABLET)
