@@ -193,7 +193,7 @@ def _summary(latencies: list[float]) -> str:
     )
 
 
-def run(sessions: int, goal: float) -> bool:
+def run(sessions: int = 10_000, goal: float = 30.0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="restai-bench-") as tmp:
         workdir = Path(tmp)
         central = CentralDev(workdir / "central", TOKEN).start()
@@ -252,19 +252,51 @@ def run(sessions: int, goal: float) -> bool:
     drain = last_ack - first_request
     total = last_ack - committed
     sizes = stats["batch_sizes"]
-    print(f"backlog:              {sessions} sessions, ~{size} bytes each")
-    print(f"backlog written in:   {inserted:.2f} s (one transaction, beside the serving device)")
-    print(f"central stored:       {stats['sessions']} sessions, {stats['duplicates']} duplicates")
-    print(f"requests:             {stats['requests']} (batch sizes {min(sizes)}..{max(sizes)})")
+    return {
+        "sessions": sessions,
+        "bytes_per_session": size,
+        "backlog_written_s": round(inserted, 2),
+        "central_stored": stats["sessions"],
+        "duplicates": stats["duplicates"],
+        "requests": stats["requests"],
+        "batch_sizes": [min(sizes), max(sizes)],
+        "drain_s": round(drain, 2),
+        "sessions_per_s": round(sessions / drain),
+        "written_to_last_ack_s": round(total, 2),
+        "check_session_before": _summary(baseline),
+        "check_session_during": _summary(during),
+        "goal_s": goal,
+        "met": stats["sessions"] == sessions and total < goal,
+    }
+
+
+def report(figures: dict[str, Any]) -> None:
     print(
-        f"drain, first request to last ack:  {drain:.2f} s  -> {sessions / drain:,.0f} sessions/s"
+        f"backlog:              {figures['sessions']} sessions,"
+        f" ~{figures['bytes_per_session']} bytes each"
     )
-    print(f"drain, backlog written to last ack: {total:.2f} s (includes waiting for the timer)")
-    print(f"check-session before: {_summary(baseline)}")
-    print(f"check-session during: {_summary(during)}")
-    ok = stats["sessions"] == sessions and total < goal
-    print(f"goal (all {sessions} in under {goal:g} s): {'met' if ok else 'MISSED'}")
-    return ok
+    print(
+        f"backlog written in:   {figures['backlog_written_s']:.2f} s"
+        " (one transaction, beside the serving device)"
+    )
+    print(
+        f"central stored:       {figures['central_stored']} sessions,"
+        f" {figures['duplicates']} duplicates"
+    )
+    low, high = figures["batch_sizes"]
+    print(f"requests:             {figures['requests']} (batch sizes {low}..{high})")
+    print(
+        f"drain, first request to last ack:  {figures['drain_s']:.2f} s"
+        f"  -> {figures['sessions_per_s']:,} sessions/s"
+    )
+    print(
+        f"drain, backlog written to last ack: {figures['written_to_last_ack_s']:.2f} s"
+        " (includes waiting for the timer)"
+    )
+    print(f"check-session before: {figures['check_session_before']}")
+    print(f"check-session during: {figures['check_session_during']}")
+    verdict = "met" if figures["met"] else "MISSED"
+    print(f"goal (all {figures['sessions']} in under {figures['goal_s']:g} s): {verdict}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -274,7 +306,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, default=10_000, help="backlog size")
     parser.add_argument("--goal", type=float, default=30.0, help="seconds the drain may take")
     args = parser.parse_args(argv)
-    if not run(args.sessions, args.goal):
+    figures = run(args.sessions, args.goal)
+    report(figures)
+    if not figures["met"]:
         sys.exit(1)
 
 

@@ -1,0 +1,119 @@
+"""`python -m bench` (or `make bench`): every benchmark, one table, one JSON file.
+
+Each figure is a ratio against a ceiling measured in the same run on the same machine, because
+absolute figures on shared machines drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import sanic
+
+from bench import http_bench, realtime_bench, sync_drain
+
+
+def _machine() -> dict[str, Any]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "sanic": sanic.__version__,
+        "kernel": platform.release(),
+        "load_before": os.getloadavg()[0],
+    }
+
+
+def _row(name: str, device: str, ceiling: str, ratio: str, goal: str, met: bool) -> str:
+    return f"| {name} | {device} | {ceiling} | {ratio} | {goal} | {'yes' if met else 'NO'} |"
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        "| figure | device | ceiling | ratio | goal | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in ("read check-session", "read session-status"):
+        entry = results["http"][name]
+        lines.append(
+            _row(
+                name,
+                f"{entry['device']['req_per_s']:,.0f} req/s",
+                f"{entry['baseline']['req_per_s']:,.0f} req/s",
+                f"{entry['ratio']:.2f}",
+                ">= 0.8",
+                entry["ratio"] >= 0.8,
+            )
+        )
+    write = results["http"]["write session"]
+    lines.append(
+        _row(
+            "write POST session (201/s)",
+            f"{write['device']['created_per_s']:,.0f} /s",
+            f"{write['baseline']['created_per_s']:,.0f} /s",
+            f"{write['ratio']:.2f}",
+            ">= 0.7",
+            write["ratio"] >= 0.7,
+        )
+    )
+    for name in ("create -> staff session:pending", "approve -> diner session:approved"):
+        entry = results["realtime"][name]
+        lines.append(
+            _row(
+                f"{name} (300 idle sockets)",
+                f"p50 {entry['p50_ms']:.1f} ms, p99 {entry['p99_ms']:.1f} ms",
+                "-",
+                "-",
+                "p99 < 20 ms",
+                entry["p99_ms"] < 20,
+            )
+        )
+    rss = results["realtime"]["serve RSS with sockets"]["rss_mb"]
+    lines.append(_row("serve RSS, 300 sockets", f"{rss:.0f} MB", "-", "-", "< 120 MB", rss < 120))
+    drain = results["sync"]
+    lines.append(
+        _row(
+            "sync drain, 10,000 sessions",
+            f"{drain['written_to_last_ack_s']:.1f} s ({drain['sessions_per_s']:,}/s)",
+            "-",
+            "-",
+            "< 30 s",
+            drain["met"],
+        )
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
+    parser.add_argument("--out", type=Path, default=Path("artifacts/bench.json"))
+    args = parser.parse_args()
+    started = time.monotonic()
+    results: dict[str, Any] = {"machine": _machine()}
+    results["http"] = http_bench.run(args.seconds)
+    results["realtime"] = realtime_bench.run()
+    results["sync"] = sync_drain.run()
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print(
+        f"\n{results['machine']['cpu']}, {results['machine']['cores']} cores;"
+        f" took {results['elapsed_s']} s; JSON in {args.out}"
+    )
+
+
+if __name__ == "__main__":
+    main()
