@@ -4,8 +4,7 @@ Every write goes through `Store.transact`, which runs a function inside `BEGIN I
 single writer connection (in a savepoint of its own, see `_commit_queued`) and commits or rolls
 back as a whole. The unit is shielded from cancellation: a diner closing the browser
 mid-request must not leave a commit without its after-commit work (realtime events, sync
-nudges). Reads use a second connection, which WAL lets
-run beside the writer.
+nudges). Reads use a second connection, which WAL lets run beside the writer.
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ def _migrations() -> list[tuple[int, str, str]]:
 async def _connect(path: Path) -> aiosqlite.Connection:
     # isolation_level=None: transactions are begun explicitly, never implicitly by the driver.
     conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = _dict_row
+    conn.row_factory = _dict_row  # type: ignore[assignment]
     await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     await conn.execute("PRAGMA foreign_keys = ON")
     # FULL: an answered write must survive the box losing power, not only a killed process.
@@ -212,8 +211,8 @@ class Store:
                 raise
             log.error("Write transaction failed: %s", exc)
             return
-        for job, exc in failed:
-            job.future.set_exception(exc)
+        for job, error in failed:
+            job.future.set_exception(error)
         for job, tx, result in succeeded:
             for callback in tx._after_commit:
                 try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sanic import Request
 from sanic.response import HTTPResponse, json
@@ -15,5 +15,4 @@ def ok(data: Any, status: int = 200) -> HTTPResponse:
 
 
 def edge_ctx(request: Request) -> EdgeContext:
-    ctx: EdgeContext = request.app.ctx
-    return ctx
+    return cast(EdgeContext, request.app.ctx)
