@@ -519,29 +519,42 @@ def test_short_code_leads_to_the_table(menu_server: EdgeServer, open_page: Opene
     expect(page).to_have_url(diner_url(server, code))
 
 
+def fits(page: Page, name: str, size: ViewportSize) -> None:
+    page.set_viewport_size(size)
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{name}: {overflow}px of sideways scrolling"
+    screenshot(page, name)
+
+
 def test_pages_fit_at_200_percent_zoom_and_in_landscape(
-    menu_server: EdgeServer, open_page: Opener
+    menu_server: EdgeServer, open_page: Opener, manager_token: str
 ) -> None:
     server = menu_server
     code = server.table_code()
-    page = open_page(server, PHONE)
-    join(page, server, code, "Ana Lucia Fernandez de la Torre")
-    expect(page.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    # 200% zoom lays a page out in half the CSS pixels.
+    zoomed_phone: ViewportSize = {"width": 195, "height": 422}
+    landscape_phone: ViewportSize = {"width": 844, "height": 390}
+    diner = open_page(server, PHONE)
+    join(diner, server, code, "Ana Lucia Fernandez de la Torre")
+    expect(diner.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    fits(diner, "diner-waiting-zoom200", zoomed_phone)
+    fits(diner, "diner-waiting-landscape", landscape_phone)
+
+    session_id = httpx.get(server.customer_url(code, "check-session")).json()["data"]["sessionId"]
+    assert approve(server, manager_token, session_id).status_code == 200
+    expect(diner.get_by_role("heading", name="La carta")).to_be_visible(timeout=LIVE_MS)
+    menu_item(diner, "Causa limena").get_by_role("button", name="Agregar").click()
+    fits(diner, "diner-menu-zoom200", zoomed_phone)
+    fits(diner, "diner-menu-landscape", landscape_phone)
+
     staff = open_page(server, TABLET)
     staff_login(staff, server)
-    # 200% zoom on a 390 px phone lays the page out in 195 CSS px.
-    for name, target, size in (
-        ("diner-waiting-zoom200", page, {"width": 195, "height": 422}),
-        ("diner-waiting-landscape", page, {"width": 844, "height": 390}),
-        ("staff-zoom200", staff, {"width": 512, "height": 384}),
-        ("staff-portrait", staff, {"width": 768, "height": 1024}),
-    ):
-        target.set_viewport_size(size)
-        overflow = target.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"{name}: {overflow}px of sideways scrolling"
-        screenshot(target, name)
+    fits(staff, "staff-zoom200", {"width": 512, "height": 384})
+    fits(staff, "staff-portrait", {"width": 768, "height": 1024})
+    staff.get_by_role("tab", name="Carta").click()
+    fits(staff, "staff-menu-zoom200", {"width": 512, "height": 384})
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@
   ];
   var TICK_MS = 4000;
   var MENU_REFRESH_MS = 60000;
+  var TOKEN_REFRESH_MS = 30 * 60000;
 
   var STATUS_LABELS = {
     pending: "Recibido",
@@ -73,7 +74,7 @@
   }
 
   function remember(data, name) {
-    state.visit = { token: data.token, sessionId: data.sessionId, name: name };
+    state.visit = { token: data.token, sessionId: data.sessionId, name: name, issuedAt: Date.now() };
     state.liveRefused = false;
     R.saved.set(VISIT_KEY, state.visit);
   }
@@ -235,8 +236,8 @@
       },
       onEvent: onEvent,
       onState: function (connected) {
-        // Whatever happened while we were not listening, the API tells us now.
-        if (connected) tick();
+        // Whatever happened before we were listening, the API tells us now.
+        if (connected) catchUp();
       },
       onRefused: function () {
         state.liveRefused = true;
@@ -263,22 +264,37 @@
     else if (name === "order:new" || name === "order:updated") refreshOrders();
   }
 
+  function catchUp() {
+    if (state.phase === "waiting" || state.phase === "loading") resume();
+    else if (state.phase === "menu") refreshOrders();
+  }
+
+  /* Runs every few seconds: polls what realtime would have said, if realtime is down. */
   function tick() {
-    var listening = state.live && state.live.connected();
     if (state.phase === "blocked") {
       R.api("GET", BASE + "/check-session").then(function (answer) {
         if (answer.ok && !(answer.data.hasSession && answer.data.status === "pending")) {
           showJoin(answer.data.hasSession ? answer.data.customerName : null);
         }
       });
-    } else if (state.phase === "waiting" && !listening) {
-      resume();
-    } else if (state.phase === "menu") {
-      if (!listening) refreshOrders();
-      if (Date.now() - state.menuLoadedAt > MENU_REFRESH_MS) loadMenu();
-    } else if (state.phase === "loading") {
-      resume();
+      return;
     }
+    if (!(state.live && state.live.connected())) catchUp();
+    if (state.phase === "menu") {
+      if (Date.now() - state.menuLoadedAt > MENU_REFRESH_MS) loadMenu();
+      if (Date.now() - (state.visit.issuedAt || 0) > TOKEN_REFRESH_MS) refreshToken();
+    }
+  }
+
+  /* Diner tokens expire (4 h by default); a long meal swaps its token for a fresh one. */
+  function refreshToken() {
+    var visit = state.visit;
+    visit.issuedAt = Date.now();
+    R.api("POST", "/api/customer/session/refresh", { token: visit.token }).then(function (answer) {
+      if (!answer.ok || state.visit !== visit) return;
+      visit.token = answer.data.token;
+      R.saved.set(VISIT_KEY, visit);
+    });
   }
 
   /* ---- menu and cart ---- */

@@ -703,7 +703,7 @@
     $("td-message").hidden = !dialog.message;
     var actions = R.clear($("td-actions"));
     if (dialog.result) {
-      actions.appendChild(el("p", { className: "success", role: "status", text: "Mesa " + table.number + " terminada. Total cobrado: " + money(session.total) + "." }));
+      actions.appendChild(el("p", { className: "success", role: "status", text: "Mesa " + table.number + " terminada. Total de la mesa: " + money(session.total) + "." }));
     } else if (session && session.status === "pending" && can(SESSION_ROLES)) {
       var request = { id: session.id, table_number: table.number };
       ["approve", "reject"].forEach(function (action) {
