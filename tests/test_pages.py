@@ -145,15 +145,18 @@ class Watch:
     """What a browser context did that it must not: leave the device, throw, break CSP."""
 
     origin: str
+    realtime: bool = True
     foreign: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def route(self, route: Route, request: Request) -> None:
-        if self.is_local(request.url):
-            route.continue_()
-        else:
+        if not self.is_local(request.url):
             self.foreign.append(request.url)
             route.abort()
+        elif not self.realtime and "/socket.io/" in request.url:
+            route.abort()
+        else:
+            route.continue_()
 
     def is_local(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -180,11 +183,14 @@ Opener = Callable[..., Page]
 
 @pytest.fixture
 def open_page(browser: Browser) -> Iterator[Opener]:
-    """`open_page(server, size, beeps=False)`: a page in a fresh context (its own storage)."""
+    """`open_page(server, size, beeps=False, realtime=True)`: a page in a fresh context (its
+    own storage); `realtime=False` cuts Socket.IO off, as a hostile Wi-Fi or proxy would."""
     contexts: list[tuple[BrowserContext, Watch]] = []
 
-    def open_(server: EdgeServer, size: ViewportSize, beeps: bool = False) -> Page:
-        watch = Watch(f"127.0.0.1:{server.port}")
+    def open_(
+        server: EdgeServer, size: ViewportSize, beeps: bool = False, realtime: bool = True
+    ) -> Page:
+        watch = Watch(f"127.0.0.1:{server.port}", realtime)
         context = browser.new_context(
             viewport=size,
             device_scale_factor=2 if size == PHONE else 1,
@@ -245,11 +251,13 @@ def join(page: Page, server: EdgeServer, code: str, name: str, phone: str = "") 
     page.get_by_role("button", name="Unirme a la mesa").click()
 
 
-def staff_login(page: Page, server: EdgeServer, pin: str = MANAGER_PIN) -> None:
+def staff_login(
+    page: Page, server: EdgeServer, pin: str = MANAGER_PIN, state: str = "En vivo"
+) -> None:
     page.goto(f"{server.url}/staff")
     page.get_by_label("PIN").fill(pin)
     page.get_by_role("button", name="Entrar").click()
-    expect(page.get_by_text("En vivo")).to_be_visible(timeout=LIVE_MS)
+    expect(page.locator("#live-state")).to_have_text(state, timeout=LIVE_MS)
 
 
 def request_card(staff: Page, number: int) -> Locator:
@@ -425,8 +433,17 @@ def test_reload_resumes_and_a_second_diner_waits_for_the_first(
     ]
     assert tokens[0] != tokens[1], "each diner must hold a token of their own"
 
-    menu_item(second, "Causa limena").get_by_role("button", name="Agregar").click()
+    # From the keyboard: the focus stays on the button that was pressed.
+    add = menu_item(second, "Causa limena").get_by_role("button", name="Agregar")
+    add.press("Enter")
+    add.press("Enter")
+    expect(add).to_be_focused()
+    expect(menu_item(second, "Causa limena")).to_contain_text("2 en tu pedido")
     second.get_by_role("button", name="Ver pedido").click()
+    less = second.get_by_role("button", name="Quitar uno de Causa limena")
+    less.press("Enter")
+    expect(less).to_be_focused()
+    expect(second.get_by_role("dialog")).to_contain_text("S/ 25.96")
     second.get_by_role("button", name="Enviar pedido").click()
     # Both phones follow the table's orders.
     expect(first.locator("#orders-list .order-card")).to_contain_text(
@@ -478,6 +495,31 @@ def test_open_orders_block_the_end_until_a_manager_forces_it(
     expect(diner.get_by_role("heading", name="Gracias por tu visita")).to_be_visible(
         timeout=LIVE_MS
     )
+
+
+def test_without_realtime_both_pages_fall_back_to_polling(
+    menu_server: EdgeServer, open_page: Opener
+) -> None:
+    server = menu_server
+    code = server.table_code()
+    number = table_number(code)
+    staff = open_page(server, TABLET, realtime=False)
+    diner = open_page(server, PHONE, realtime=False)
+    staff_login(staff, server, WAITER_PIN, state="Reconectando...")
+    join(diner, server, code, "Elena Rojas")
+    expect(diner.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+
+    request_card(staff, number).get_by_role("button", name="Aprobar").click(timeout=POLL_MS)
+    expect(diner.get_by_role("heading", name="La carta")).to_be_visible(timeout=POLL_MS)
+    menu_item(diner, "Ceviche clasico").get_by_role("button", name="Agregar").click()
+    diner.get_by_role("button", name="Ver pedido").click()
+    diner.get_by_role("button", name="Enviar pedido").click()
+    order = diner.locator("#orders-list .order-card").first
+    expect(order).to_contain_text("Recibido")
+
+    staff.get_by_role("tab", name="Pedidos").click()
+    board_card(staff, number).get_by_role("button", name="Preparar").click(timeout=POLL_MS)
+    expect(order.locator(".status-badge")).to_have_text("En preparacion", timeout=POLL_MS)
 
 
 def test_kitchen_works_the_board_but_cannot_open_tables(

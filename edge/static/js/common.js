@@ -73,6 +73,11 @@
     return node;
   }
 
+  /* Live regions speak on every write, even of the same words: write only changes. */
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
   function clear(node) {
     while (node.firstChild) node.removeChild(node.firstChild);
     return node;
@@ -229,6 +234,7 @@
     api: api,
     el: el,
     clear: clear,
+    setText: setText,
     $: $,
     money: money,
     taxFor: taxFor,

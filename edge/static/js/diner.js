@@ -351,6 +351,7 @@
   }
 
   function renderMenu() {
+    var focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
     var nav = R.clear($("category-nav"));
     var list = R.clear($("menu-list"));
     state.menu.categories.forEach(function (category) {
@@ -372,6 +373,8 @@
     if (!list.firstChild) {
       list.appendChild(el("p", { className: "muted", text: "La carta aun no esta disponible. Pregunta al personal." }));
     }
+    var again = focused && list.querySelector('[data-key="' + focused + '"]');
+    if (again) again.focus();
   }
 
   function quantityOf(id) {
@@ -387,6 +390,7 @@
           type: "button",
           className: "add-button",
           "aria-describedby": nameId,
+          "data-key": "add-" + item.id,
           text: "Agregar",
           on: {
             click: function () {
@@ -409,9 +413,24 @@
         { className: "item-side" },
         el("span", { className: "price", text: R.money(item.price, currency()) }),
         action,
-        inCart ? el("span", { className: "in-cart", text: inCart + " en tu pedido" }) : null
+        el("span", { className: "in-cart", id: "in-cart-" + item.id, hidden: !inCart, text: inCartText(inCart) })
       )
     );
+  }
+
+  function inCartText(quantity) {
+    return quantity ? quantity + " en tu pedido" : "";
+  }
+
+  /* Only the counters change: re-rendering the menu would take the focus from the button. */
+  function showInCart() {
+    (state.menu ? state.menu.items : []).forEach(function (item) {
+      var counter = $("in-cart-" + item.id);
+      if (!counter) return;
+      var quantity = quantityOf(item.id);
+      counter.textContent = inCartText(quantity);
+      counter.hidden = !quantity;
+    });
   }
 
   function addToCart(item) {
@@ -434,7 +453,7 @@
       return candidate.quantity > 0;
     });
     state.orderKey = null;
-    renderMenu();
+    showInCart();
     renderCart();
   }
 
@@ -461,6 +480,8 @@
     $("cart-grand").textContent = R.money(totals.total, currency());
     var rate = state.menu ? state.menu.branch.tax_rate : 0;
     $("cart-tax-label").textContent = "Impuestos (" + rate / 100 + "%)";
+    // The lines are rebuilt: keep the focus on the same button of the same line.
+    var focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
     var lines = R.clear($("cart-lines"));
     state.cart.forEach(function (line) {
       var item = itemById(line.id);
@@ -482,22 +503,26 @@
               type: "button",
               className: "icon-button",
               "aria-label": "Quitar uno de " + item.name,
+              "data-key": "less-" + item.id,
               text: "−",
               on: {
                 click: function () {
                   changeQuantity(item.id, -1);
+                  R.announce(item.name + ": " + quantityOf(item.id));
                 }
               }
             }),
-            el("span", { className: "qty", "aria-live": "polite", text: String(line.quantity) }),
+            el("span", { className: "qty", text: String(line.quantity) }),
             el("button", {
               type: "button",
               className: "icon-button",
               "aria-label": "Agregar uno de " + item.name,
+              "data-key": "more-" + item.id,
               text: "+",
               on: {
                 click: function () {
                   changeQuantity(item.id, 1);
+                  R.announce(item.name + ": " + quantityOf(item.id));
                 }
               }
             })
@@ -506,6 +531,10 @@
       );
     });
     if (!state.cart.length && document.querySelector("#cart[open]")) $("cart").close();
+    if (focused && $("cart").open) {
+      var again = lines.querySelector('[data-key="' + focused + '"]');
+      (again || $("cart-send")).focus();
+    }
   }
 
   function cartError(text) {
@@ -538,7 +567,7 @@
         state.orderKey = null;
         $("order-notes").value = "";
         $("cart").close();
-        renderMenu();
+        showInCart();
         renderCart();
         toast("Pedido #" + answer.data.order_number + " enviado. Te avisamos cuando cambie su estado.");
         refreshOrders();
@@ -588,10 +617,7 @@
     });
     state.orders = orders;
     renderOrders(before);
-    if (changes.length) {
-      R.announce(changes.join(". "));
-      toast(changes.join(". "));
-    }
+    if (changes.length) toast(changes.join(". "));
   }
 
   function renderOrders(before) {
@@ -649,7 +675,9 @@
   }
 
   var toastTimer = null;
+  /* Shown for the eyes, spoken through the announcer (the toast itself is aria-hidden). */
   function toast(text) {
+    R.announce(text);
     var box = $("toast");
     box.textContent = text;
     box.hidden = false;

@@ -188,7 +188,7 @@
       onEvent: onEvent,
       onState: function (connected) {
         var badge = $("live-state");
-        badge.textContent = connected ? "En vivo" : "Reconectando...";
+        R.setText(badge, connected ? "En vivo" : "Reconectando...");
         badge.classList.toggle("is-live", connected);
         if (connected) refresh(["requests", "tables", "orders"]);
       },
@@ -273,11 +273,7 @@
       });
       state.requests = answer.data;
       renderRequests(fresh);
-      if (fresh.length) {
-        beep([880, 1175, 880]);
-        var first = fresh[0];
-        R.announce("Nueva solicitud: mesa " + first.table_number + ", " + first.customer_name);
-      }
+      if (fresh.length) beep([880, 1175, 880]);
     });
   }
 
@@ -293,10 +289,9 @@
     $("requests-count").textContent = String(count);
     var alert = $("request-alert");
     if (count) {
-      alert.textContent =
-        count === 1
-          ? "Mesa " + state.requests[0].table_number + " pide aprobacion: " + state.requests[0].customer_name
-          : count + " mesas esperan aprobacion";
+      var newest = state.requests[count - 1];
+      var latest = "Mesa " + newest.table_number + " pide aprobacion: " + newest.customer_name;
+      R.setText(alert, count === 1 ? latest : count + " mesas esperan aprobacion. Ultima: " + latest);
       alert.hidden = false;
       if (fresh && fresh.length) {
         alert.classList.remove("flash");
@@ -395,12 +390,14 @@
     state.tables.forEach(function (table) {
       counts[table.status] = (counts[table.status] || 0) + 1;
     });
-    $("tables-summary").textContent =
+    R.setText(
+      $("tables-summary"),
       plural(counts.active, "ocupada", "ocupadas") +
       " · " +
       plural(counts.pending, "por aprobar", "por aprobar") +
       " · " +
-      plural(counts.free, "libre", "libres");
+        plural(counts.free, "libre", "libres")
+    );
     var grid = R.clear($("tables-grid"));
     state.tables.forEach(function (table) {
       if (state.filter === "busy" && table.status === "free") return;
@@ -776,10 +773,12 @@
       if (!answer.ok) return;
       var status = answer.data;
       if (status.last_error && status.queue_depth > 0) {
-        banner.textContent =
+        R.setText(
+          banner,
           "Sin conexion — " +
-          plural(status.queue_depth, "mesa", "mesas") +
-          " por sincronizar. Los datos estan a salvo en este equipo y se enviaran solos.";
+            plural(status.queue_depth, "mesa", "mesas") +
+            " por sincronizar. Los datos estan a salvo en este equipo y se enviaran solos."
+        );
         banner.hidden = false;
       } else {
         banner.hidden = true;
