@@ -559,6 +559,11 @@ def test_short_code_leads_to_the_table(menu_server: EdgeServer, open_page: Opene
     expect(page.get_by_role("button", name="Unirme a la mesa")).to_be_visible()
     page.goto(f"{server.url}/{SLUG}/codigo/{short}")
     expect(page).to_have_url(diner_url(server, code))
+    page.goto(f"{server.url}/{SLUG}/{SLUG}-99999")
+    expect(page.get_by_role("heading", name="No encontrado")).to_be_visible()
+    screenshot_both(page, "diner-unknown-table", PHONE)
+    page.get_by_role("link", name="Escribir el codigo de mi mesa").click()
+    expect(page.get_by_label("Codigo de mesa")).to_be_visible()
 
 
 def fits(page: Page, name: str, size: ViewportSize) -> None:

@@ -223,6 +223,7 @@
     if (total !== null) $("ended-total").textContent = R.money(total, currency());
     forget();
     if (document.querySelector("#cart[open]")) $("cart").close();
+    $("toast").hidden = true;
     go("ended");
   }
 

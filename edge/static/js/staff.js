@@ -340,8 +340,7 @@
       "li",
       {
         className: "request-card" + (isNew ? " is-new" : ""),
-        "data-session-id": request.id,
-        "aria-label": "Mesa " + request.table_number + ", " + request.customer_name
+        "data-session-id": request.id
       },
       el(
         "div",
