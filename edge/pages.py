@@ -20,7 +20,7 @@ from sanic.response import HTTPResponse, redirect
 from sanic.response import html as html_response
 
 from edge.api.responses import edge_ctx
-from edge.errors import NotFound
+from edge.errors import MethodNotAllowed, NotFound
 from edge.store import Row
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -29,6 +29,10 @@ ASSET_PREFIX = "/_assets"
 # Alphabet of the short codes printed under each QR (see edge.branch); spaces and dashes that
 # people type between characters are dropped first.
 SHORT_CODE = re.compile(r"[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}")
+# `/{slug}/...` also matches unknown `/api/...` paths (the router prefers every real API route,
+# static segments first), so page routes take every method and answer those as the API would:
+# a JSON 404 under /api/, a 405 elsewhere.
+PAGE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -98,10 +102,7 @@ def page(
     return html_response(document, status=status, headers=PAGE_HEADERS)
 
 
-def _not_found(request: Request, message: str, branch: Row | None) -> HTTPResponse:
-    if request.path.startswith("/api/"):
-        # An unknown two-segment API path lands here; API clients get the JSON envelope.
-        raise NotFound()
+def _not_found(message: str, branch: Row | None) -> HTTPResponse:
     code_link = f"/{branch['slug']}/codigo" if branch else ""
     return page(
         "not_found.html",
@@ -114,6 +115,11 @@ def _not_found(request: Request, message: str, branch: Row | None) -> HTTPRespon
 
 
 def _branch(request: Request, slug: str) -> Row | None:
+    """The branch a page URL names, or None; paths that are not pages raise the API's errors."""
+    if slug == "api":
+        raise NotFound()
+    if request.method not in ("GET", "HEAD"):
+        raise MethodNotAllowed()
     branch = edge_ctx(request).directory.branch
     return branch if branch is not None and branch["slug"] == slug else None
 
@@ -154,12 +160,12 @@ def _code_page(branch: Row, typed: str = "", error: str = "", status: int = 200)
     )
 
 
-@bp.get("/<branch_slug>/codigo")
+@bp.route("/<branch_slug:slug>/codigo", methods=PAGE_METHODS)
 async def code_form(request: Request, branch_slug: str) -> HTTPResponse:
     """For diners who cannot scan: type the 5-character code printed under the QR."""
     branch = _branch(request, branch_slug)
     if branch is None:
-        return _not_found(request, "Este restaurante no existe en este dispositivo.", None)
+        return _not_found("Este restaurante no existe en este dispositivo.", None)
     typed = request.args.get("code")
     if typed is None:
         return _code_page(branch)
@@ -170,11 +176,11 @@ async def code_form(request: Request, branch_slug: str) -> HTTPResponse:
     return redirect(f"/{branch['slug']}/{table['code']}", status=303)
 
 
-@bp.get("/<branch_slug>/codigo/<short_code>")
+@bp.route("/<branch_slug:slug>/codigo/<short_code>", methods=PAGE_METHODS)
 async def code_link(request: Request, branch_slug: str, short_code: str) -> HTTPResponse:
     branch = _branch(request, branch_slug)
     if branch is None:
-        return _not_found(request, "Este restaurante no existe en este dispositivo.", None)
+        return _not_found("Este restaurante no existe en este dispositivo.", None)
     table = await _table_by_short_code(request, branch, short_code[:20])
     if table is None:
         message = "No encontramos una mesa con ese codigo. Revisa las 5 letras y numeros."
@@ -182,16 +188,16 @@ async def code_link(request: Request, branch_slug: str, short_code: str) -> HTTP
     return redirect(f"/{branch['slug']}/{table['code']}", status=302)
 
 
-@bp.get("/<branch_slug>/<table_code>")
+@bp.route("/<branch_slug:slug>/<table_code>", methods=PAGE_METHODS)
 async def diner_page(request: Request, branch_slug: str, table_code: str) -> HTTPResponse:
     branch = _branch(request, branch_slug)
     if branch is None:
-        return _not_found(request, "Este restaurante no existe en este dispositivo.", None)
+        return _not_found("Este restaurante no existe en este dispositivo.", None)
     try:
         _, table = await edge_ctx(request).directory.table(branch_slug, table_code)
     except NotFound:
         message = "Esta mesa no existe. Revisa el codigo QR o escribe el codigo de tu mesa."
-        return _not_found(request, message, branch)
+        return _not_found(message, branch)
     return page(
         "diner.html",
         f"Mesa {table['number']} · {branch['name']}",

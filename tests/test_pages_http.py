@@ -142,11 +142,19 @@ def test_unknown_tables_and_branches_get_a_page_for_people(server: EdgeServer) -
     assert "content-security-policy" in branch.headers
 
 
-def test_api_paths_keep_their_json_envelope(server: EdgeServer) -> None:
-    for path in ("/api/nothing", "/api/codigo"):
-        answer = httpx.get(server.url + path)
-        assert answer.status_code == 404, path
-        assert answer.json()["error"]["code"] == "NOT_FOUND"
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+@pytest.mark.parametrize("path", ["/api/nothing", "/api/codigo", "/api/codigo/ABCDE"])
+def test_api_paths_keep_their_json_envelope(server: EdgeServer, method: str, path: str) -> None:
+    answer = httpx.request(method, server.url + path)
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_known_paths_still_refuse_other_methods(server: EdgeServer) -> None:
+    for path in ("/api/tables", "/staff", f"/{SLUG}/{SLUG}-1", f"/{SLUG}/codigo"):
+        answer = httpx.post(server.url + path)
+        assert answer.status_code == 405, path
+        assert answer.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
 
 
 def test_short_codes_redirect_to_the_table(server: EdgeServer, manager_token: str) -> None:
