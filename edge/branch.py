@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from edge.errors import BranchNotFound, TableNotFound
+from edge.settings import Setting, parse_bool
 from edge.store import Row, Store, Transaction
 
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 SLUG_MAX = 64
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 JOIN_POLICIES = ("open", "closed")
-
-
-def _bool_value(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in {"true", "false", "1", "0", "yes", "no"}:
-        return value.lower() in {"true", "1", "yes"}
-    raise ValueError("expected true or false")
 
 
 def _join_policy(value: Any) -> str:
@@ -47,18 +39,10 @@ def _ttl(value: Any) -> int:
     return number
 
 
-@dataclass(frozen=True)
-class BranchSetting:
-    name: str
-    parse: Callable[[Any], Any]
-    default: Any
-    help: str
-
-
-BRANCH_SETTINGS: tuple[BranchSetting, ...] = (
-    BranchSetting("auto_approve", _bool_value, False, "Sessions start active, no approval"),
-    BranchSetting("join_policy", _join_policy, "open", "open: diners may join an active table"),
-    BranchSetting("pending_ttl", _ttl, 600, "Seconds a request waits before it expires"),
+BRANCH_SETTINGS: tuple[Setting, ...] = (
+    Setting("auto_approve", parse_bool, False, "Sessions start active, no approval"),
+    Setting("join_policy", _join_policy, "open", "open: diners may join an active table"),
+    Setting("pending_ttl", _ttl, 600, "Seconds a request waits before it expires"),
 )
 BRANCH_SETTINGS_BY_NAME = {setting.name: setting for setting in BRANCH_SETTINGS}
 

@@ -61,8 +61,10 @@ def _port(text: str) -> int:
     return value
 
 
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
+def parse_bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
         return True
     if lowered in {"0", "false", "no", "off"}:
@@ -79,9 +81,11 @@ def _log_level(text: str) -> str:
 
 @dataclass(frozen=True)
 class Setting:
+    """A named value with its parser, default and help (device and branch settings alike)."""
+
     name: str
-    parse: Callable[[str], Any]
-    default: str
+    parse: Callable[[Any], Any]
+    default: Any
     help: str
 
 
@@ -103,7 +107,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "event_retention", _positive_int, "900", "Seconds realtime events are kept for catch-up"
     ),
-    Setting("access_log", _bool, "false", "Log every HTTP request"),
+    Setting("access_log", parse_bool, "false", "Log every HTTP request"),
     Setting("log_level", _log_level, "INFO", "Logging level"),
 )
 
