@@ -45,6 +45,7 @@ class Process:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    cwd: str | None = None
 
     @property
     def url(self) -> str:
@@ -54,6 +55,7 @@ class Process:
         self.process = subprocess.Popen(
             [*self.argv, "--port", str(self.port)],
             env={**os.environ, **self.env},
+            cwd=self.cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
