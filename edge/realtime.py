@@ -32,6 +32,7 @@ SESSION_FINAL_EVENTS = frozenset({"session:rejected", "session:ended"})
 EXPIRY_CHECK_SECONDS = 10
 CATCH_UP_LIMIT = 5000
 SOCKETIO_PATH = "socket.io"
+MAX_MESSAGE_BYTES = 64 * 1024
 
 
 @dataclass
@@ -193,20 +194,80 @@ class EdgeNamespace(socketio.AsyncNamespace):
 
 
 class EdgeSocketServer(socketio.AsyncServer):
+    """python-socketio's server, with two repairs to engine.io's socket lifecycle.
+
+    Both touch engine.io internals (`eio.sockets`, a socket's `queue`), hence the pin on
+    python-engineio in pyproject.toml.
+    """
+
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         await super()._handle_eio_disconnect(eio_sid, reason)
         # engine.io closes a polling socket on the client's CLOSE packet without waking its
         # pending long-poll GET, which then hangs for ping_interval + ping_timeout (~45 s) and
         # keeps the client's disconnect waiting as long. An empty packet list ends it now.
-        socket = self.eio.sockets.get(eio_sid)
-        if socket is not None:
-            socket.queue.put_nowait(None)
+        if reason == self.eio.reason.CLIENT_DISCONNECT:
+            socket = self.eio.sockets.get(eio_sid)
+            if socket is not None:
+                socket.queue.put_nowait(None)
+
+    async def close_all(self, flush_timeout: float = 2.0) -> None:
+        """Disconnect every client before the server stops, so that shutdown is prompt.
+
+        Otherwise pending long-polls hold Sanic's graceful shutdown for its full timeout and
+        each client's ping task is destroyed pending when the loop closes (logged as an error).
+        Not `eio.disconnect()`: it waits without a limit on each socket's queue and hangs on a
+        client that is disconnecting at that moment.
+        """
+        sockets = list(self.eio.sockets.values())
+        for socket in sockets:
+            await socket.close(wait=False)
+        flushes = [asyncio.create_task(socket.queue.join()) for socket in sockets]
+        if flushes:
+            _, stuck = await asyncio.wait(flushes, timeout=flush_timeout)
+            for task in stuck:
+                task.cancel()
+        for socket in sockets:
+            if not socket.upgraded:
+                # A browser polls once more after the CLOSE packet: answer it at once.
+                socket.queue.put_nowait(None)
+        await self.shutdown()
+
+
+async def cancel_socket_tasks() -> None:
+    """Cancel engine.io's per-client ping tasks still sleeping once the server has stopped."""
+    current = asyncio.current_task()
+    leftovers = [
+        task
+        for task in asyncio.all_tasks()
+        if task is not current
+        and not task.done()
+        and getattr(task.get_coro(), "__qualname__", "").startswith("AsyncSocket.")
+    ]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)
 
 
 def attach_realtime(app: Sanic, ctx: EdgeContext) -> EdgeNamespace:
-    server = EdgeSocketServer(async_mode="sanic", logger=False, engineio_logger=False)
+    # Same-origin only (the default): the pages are served by the device itself. Messages
+    # from clients are small; refuse anything past the HTTP body limit.
+    server = EdgeSocketServer(
+        async_mode="sanic",
+        logger=False,
+        engineio_logger=False,
+        max_http_buffer_size=MAX_MESSAGE_BYTES,
+    )
     namespace = EdgeNamespace(ctx)
     server.register_namespace(namespace)
     server.attach(app, socketio_path=SOCKETIO_PATH)
     ctx.events.listen(namespace.deliver)
+
+    @app.before_server_stop
+    async def disconnect_clients(app: Sanic) -> None:
+        await server.close_all()
+
+    @app.after_server_stop
+    async def cancel_leftovers(app: Sanic) -> None:
+        await cancel_socket_tasks()
+
     return namespace

@@ -309,3 +309,22 @@ async def test_expired_tokens_are_disconnected_within_a_minute(make_server) -> N
     with pytest.raises(socketio.exceptions.ConnectionError):
         await refused.client.connect(edge.url, auth={"token": created["token"]}, wait_timeout=5)
     assert refused.refusal["data"]["code"] == "UNAUTHORIZED"
+
+
+async def test_stopping_the_server_disconnects_clients_promptly_and_cleanly(make_server) -> None:  # type: ignore[no-untyped-def]
+    edge = make_server()
+    token = edge.staff_token()
+    listeners = []
+    for transports in TRANSPORTS * 5:
+        listener = Listener()
+        await listener.client.connect(
+            edge.url, auth={"token": token}, transports=transports, wait_timeout=5
+        )
+        listeners.append(listener)
+    started = asyncio.get_running_loop().time()
+    await asyncio.to_thread(edge.stop)
+    assert asyncio.get_running_loop().time() - started < 5
+    assert edge.process is not None and edge.process.returncode == 0
+    for listener in listeners:
+        await asyncio.wait_for(listener.disconnected.wait(), 5)
+        await listener.client.disconnect()
