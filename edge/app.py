@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import unquote
 
 import msgspec
-from sanic import Sanic
+from sanic import Request, Sanic
 from sanic.config import Config
 
 from edge import pages
 from edge.api import customer, health, menu, orders, staff, sync_status
 from edge.branch import BranchDirectory
 from edge.context import EdgeContext
-from edge.errors import render_error
+from edge.errors import BadRequest, NotFound, render_error
 from edge.events import EventLog
 from edge.ratelimit import SlidingWindow
 from edge.realtime import EXPIRY_CHECK_SECONDS, attach_realtime
@@ -29,6 +30,18 @@ APP_NAME = "restai_edge"
 MAX_BODY_BYTES = 64 * 1024
 
 EdgeApp = Sanic[Config, EdgeContext]
+
+
+async def refuse_malformed_requests(request: Request) -> None:
+    """Answer two kinds of malformed request as bad input, before Sanic would log them as
+    errors: a GET or HEAD carrying a body (answered with the body left unread), and a path
+    climbing out with `..` (a traversal attempt at the static files)."""
+    if request.method in {"GET", "HEAD"} and (
+        request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    ):
+        raise BadRequest("Una solicitud de lectura no lleva cuerpo")
+    if ".." in unquote(request.path):
+        raise NotFound()
 
 
 def build_context(settings: Settings) -> EdgeContext:
@@ -57,6 +70,7 @@ def create_app(settings: Settings) -> EdgeApp:
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.error_handler.add(Exception, render_error)
+    app.on_request(refuse_malformed_requests)
 
     blueprints = (health.bp, customer.bp, staff.bp, menu.bp, orders.bp, sync_status.bp, pages.bp)
     for blueprint in blueprints:

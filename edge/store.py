@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -33,6 +33,10 @@ GROUP_MAX = 64
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
     return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+def _first(rows: Iterable[Any]) -> Row | None:
+    return cast(Row | None, next(iter(rows), None))
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -68,27 +72,27 @@ class Transaction:
         self._conn = conn
         self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
 
+    # Each method is one round trip to the connection's thread: aiosqlite's `async with
+    # execute()` spends a second one closing the cursor, which the write path cannot afford.
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; returns the number of rows it changed."""
-        async with self._conn.execute(sql, params) as cursor:
-            return cursor.rowcount
+        cursor = await self._conn.execute(sql, params)
+        return cursor.rowcount
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT; returns the new row's rowid."""
-        async with self._conn.execute(sql, params) as cursor:
-            return cursor.lastrowid or 0
+        row = await self._conn.execute_insert(sql, params)
+        return int(next(iter(row.values()))) if row else 0  # type: ignore[attr-defined]
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         await self._conn.executemany(sql, rows)
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._conn.execute(sql, params) as cursor:
-            row: Row | None = await cursor.fetchone()  # type: ignore[assignment]
-            return row
+        return _first(await self._conn.execute_fetchall(sql, params))
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())  # type: ignore[arg-type]
+        return list(await self._conn.execute_fetchall(sql, params))  # type: ignore[arg-type]
 
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetch_one(sql, params)
@@ -225,14 +229,11 @@ class Store:
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         assert self._reader is not None, "store is not open"
-        async with self._reader.execute(sql, params) as cursor:
-            row: Row | None = await cursor.fetchone()  # type: ignore[assignment]
-            return row
+        return _first(await self._reader.execute_fetchall(sql, params))
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         assert self._reader is not None, "store is not open"
-        async with self._reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())  # type: ignore[arg-type]
+        return list(await self._reader.execute_fetchall(sql, params))  # type: ignore[arg-type]
 
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetch_one(sql, params)
