@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
-from sanic import Sanic
+from engineio.async_drivers.sanic import WebSocket as SanicWebSocket
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
 
 from edge.auth import diner_from_token, staff_from_token
 from edge.context import EdgeContext
@@ -193,12 +195,39 @@ class EdgeNamespace(socketio.AsyncNamespace):
                 await self.disconnect(sid)
 
 
-class EdgeSocketServer(socketio.AsyncServer):
-    """python-socketio's server, with two repairs to engine.io's socket lifecycle.
+class ClosingAwareWebSocket(SanicWebSocket):  # type: ignore[misc]
+    """engine.io's Sanic websocket, made to end quietly when a phone drops it mid-upgrade.
 
-    Both touch engine.io internals (`eio.sockets`, a socket's `queue`), hence the pin on
-    python-engineio in pyproject.toml.
+    Sanic's `recv` raises CancelledError when the connection closes while it waits; engine.io
+    expects OSError there during a polling-to-websocket upgrade, so the drop surfaced as an
+    unhandled request error (a real cancellation of the task, at shutdown, still propagates).
+    And once the socket is done, the connection is a websocket, not HTTP: there is no HTTP
+    answer to give, and trying to write one on the closed transport failed too.
     """
+
+    async def __call__(self, environ: dict[str, Any]) -> None:
+        await super().__call__(environ)
+
+    async def wait(self) -> Any:
+        try:
+            return await super().wait()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            raise OSError("websocket closed by the client") from None
+
+
+class EdgeSocketServer(socketio.AsyncServer):
+    """python-socketio's server, with repairs to engine.io's socket lifecycle.
+
+    They touch engine.io internals (`eio.sockets`, a socket's `queue`, the driver's websocket
+    class), hence the pin on python-engineio in pyproject.toml.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.eio._async = {**self.eio._async, "websocket": ClosingAwareWebSocket}
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         await super()._handle_eio_disconnect(eio_sid, reason)
@@ -248,6 +277,22 @@ async def cancel_socket_tasks() -> None:
     await asyncio.gather(*leftovers, return_exceptions=True)
 
 
+def mount(app: Sanic, server: EdgeSocketServer) -> None:
+    """`server.attach(app)`, with a route Sanic knows may end as a websocket: a finished
+    websocket session has no HTTP answer, and Sanic refuses a handler that returns none unless
+    the handler is marked as a websocket one."""
+
+    async def socketio_endpoint(request: Request) -> HTTPResponse | None:
+        response: HTTPResponse | None = await server.handle_request(request)
+        return response
+
+    socketio_endpoint.is_websocket = True  # type: ignore[attr-defined]
+    app.add_route(
+        socketio_endpoint, f"/{SOCKETIO_PATH}/", methods=["GET", "POST", "OPTIONS"], name="socketio"
+    )
+    app.enable_websocket()
+
+
 def attach_realtime(app: Sanic, ctx: EdgeContext) -> EdgeNamespace:
     # Same-origin only (the default): the pages are served by the device itself. Messages
     # from clients are small; refuse anything past the HTTP body limit.
@@ -259,7 +304,7 @@ def attach_realtime(app: Sanic, ctx: EdgeContext) -> EdgeNamespace:
     )
     namespace = EdgeNamespace(ctx)
     server.register_namespace(namespace)
-    server.attach(app, socketio_path=SOCKETIO_PATH)
+    mount(app, server)
     ctx.events.listen(namespace.deliver)
 
     @app.before_server_stop

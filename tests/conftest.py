@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
-import re
 import os
+import re
 import signal
 import socket
 import subprocess

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 import socketio
@@ -328,3 +331,27 @@ async def test_stopping_the_server_disconnects_clients_promptly_and_cleanly(make
     for listener in listeners:
         await asyncio.wait_for(listener.disconnected.wait(), 5)
         await listener.client.disconnect()
+
+
+async def test_websocket_upgrades_abandoned_midway_log_no_errors(
+    server: EdgeServer, manager_token: str
+) -> None:
+    """A phone that opens the upgrade websocket and drops it (tab closed, Wi-Fi lost) before
+    finishing the upgrade, as a browser does when the server ends its session meanwhile."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(10):
+            async with http.get(f"{server.url}/socket.io/?EIO=4&transport=polling") as answer:
+                handshake = json.loads((await answer.text())[1:])
+            sid = handshake["sid"]
+            query = f"EIO=4&sid={sid}"
+            payload = "40" + json.dumps({"token": manager_token})
+            async with http.post(
+                f"{server.url}/socket.io/?{query}&transport=polling", data=payload
+            ) as answer:
+                assert answer.status == 200
+            ws_url = server.url.replace("http", "ws") + f"/socket.io/?{query}&transport=websocket"
+            async with http.ws_connect(ws_url) as ws:
+                await ws.close()
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    assert not re.search(r"\bERROR\b", server.log()), server.log()
