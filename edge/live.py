@@ -22,6 +22,7 @@ class LiveSession:
     table_id: str
     status: str
     customer_name: str
+    started_at: str
 
 
 class LiveSessions:
@@ -31,20 +32,25 @@ class LiveSessions:
 
     async def load(self, store: Store) -> None:
         rows = await store.fetch_all(
-            "SELECT id, table_id, status, customer_name FROM sessions WHERE status IN (?, ?)",
+            "SELECT id, table_id, status, customer_name, started_at FROM sessions"
+            " WHERE status IN (?, ?)",
             LIVE_STATUSES,
         )
         self._by_table, self._by_id = {}, {}
         for row in rows:
-            self.update(row["id"], row["table_id"], row["status"], row["customer_name"])
+            self.update(
+                row["id"], row["table_id"], row["status"], row["customer_name"], row["started_at"]
+            )
 
-    def update(self, session_id: str, table_id: str, status: str, customer_name: str) -> None:
+    def update(
+        self, session_id: str, table_id: str, status: str, customer_name: str, started_at: str
+    ) -> None:
         """Record a committed status; a finished session leaves the view."""
         previous = self._by_id.pop(session_id, None)
         if previous is not None and self._by_table.get(previous.table_id) == previous:
             del self._by_table[previous.table_id]
         if status in LIVE_STATUSES:
-            session = LiveSession(session_id, table_id, status, customer_name)
+            session = LiveSession(session_id, table_id, status, customer_name, started_at)
             self._by_id[session_id] = session
             self._by_table[table_id] = session
 

@@ -92,8 +92,8 @@ async def _session(tx: Transaction, session_id: str) -> Row:
     return row
 
 
-def _is_overdue(ctx: EdgeContext, session: Row, now: float) -> bool:
-    return parse_iso(session["started_at"]) + ctx.directory.settings.pending_ttl <= now
+def _is_overdue(ctx: EdgeContext, started_at: str) -> bool:
+    return parse_iso(started_at) + ctx.directory.settings.pending_ttl <= time.time()
 
 
 async def _add_diner(tx: Transaction, session_id: str, diner: DinerInfo) -> str:
@@ -119,7 +119,11 @@ async def _record(ctx: EdgeContext, tx: Transaction, name: str, session: Row, **
     """Record a session's event; every status change passes here, so the live view follows."""
     tx.after_commit(
         lambda: ctx.live.update(
-            session["id"], session["table_id"], session["status"], session["customer_name"]
+            session["id"],
+            session["table_id"],
+            session["status"],
+            session["customer_name"],
+            session["started_at"],
         )
     )
     table = ctx.directory.table_by_id(session["table_id"])
@@ -152,64 +156,92 @@ async def _expire(ctx: EdgeContext, tx: Transaction, session: Row) -> Row:
     return expired
 
 
+async def _open(
+    ctx: EdgeContext, tx: Transaction, branch: Row, table: Row, diner: DinerInfo
+) -> TableRequest | None:
+    """Open a new session on the table; None if the store says the table is taken."""
+    status = "active" if ctx.directory.settings.auto_approve else "pending"
+    started = now_iso()
+    session: Row = {
+        "id": str(uuid.uuid4()),
+        "branch_id": branch["id"],
+        "table_id": table["id"],
+        "customer_name": diner.name,
+        "customer_phone": diner.phone,
+        "status": status,
+        "reason": None,
+        "started_at": started,
+        "approved_at": started if status == "active" else None,
+        "ended_at": None,
+        "subtotal": 0,
+        "tax": 0,
+        "total": 0,
+    }
+    try:
+        await tx.execute(
+            "INSERT INTO sessions (id, branch_id, table_id, customer_name, customer_phone,"
+            " status, started_at, approved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session["id"],
+                branch["id"],
+                table["id"],
+                diner.name,
+                diner.phone,
+                status,
+                started,
+                session["approved_at"],
+            ),
+        )
+    except sqlite3.IntegrityError:
+        # The one-live-session index: the table was opened since we last looked.
+        return None
+    diner_id = await _add_diner(tx, session["id"], diner)
+    if status == "pending":
+        await _record(
+            ctx, tx, "session:pending", session, customerName=diner.name, customerPhone=diner.phone
+        )
+    else:
+        await _record(ctx, tx, "session:approved", session, autoApproved=True)
+    token = ctx.tokens.issue_customer(session["id"], branch["id"], table["id"], diner_id)
+    return TableRequest(session, token, diner_id, existing=False)
+
+
 async def request_table(
     ctx: EdgeContext, branch_slug: str, table_code: str, diner: DinerInfo
 ) -> TableRequest:
-    """Open a session on a free table, or join the table's active one (seed + contract rules)."""
+    """Open a session on a free table, or join the table's active one (seed + contract rules).
+
+    The in-memory view of live sessions answers the common cases without a read: a free table
+    is opened straight away (the store's unique index settles any race), and a request on a
+    table still waiting for approval is turned down before any transaction.
+    """
     branch, table = await ctx.directory.table(branch_slug, table_code)
-    settings = ctx.directory.settings
+    known = ctx.live.on_table(table["id"])
+    if known is not None and known.status == "pending" and not _is_overdue(ctx, known.started_at):
+        raise SessionPending()
 
     async def work(tx: Transaction) -> TableRequest:
+        if known is None:
+            opened = await _open(ctx, tx, branch, table, diner)
+            if opened is not None:
+                return opened
         live = await _live_session(tx, table["id"])
         if live is not None and live["status"] == "pending":
-            if not _is_overdue(ctx, live, time.time()):
+            if not _is_overdue(ctx, live["started_at"]):
                 raise SessionPending()
             await _expire(ctx, tx, live)
             live = None
-        if live is not None:
-            if settings.join_policy == "closed":
-                return TableRequest(live, None, None, existing=True, closed=True)
-            diner_id = await _add_diner(tx, live["id"], diner)
-            token = ctx.tokens.issue_customer(live["id"], branch["id"], table["id"], diner_id)
-            await _record(ctx, tx, "session:joined", live, customerName=diner.name)
-            return TableRequest(live, token, diner_id, existing=True)
-
-        session_id = str(uuid.uuid4())
-        status = "active" if settings.auto_approve else "pending"
-        started = now_iso()
-        try:
-            await tx.execute(
-                "INSERT INTO sessions (id, branch_id, table_id, customer_name, customer_phone,"
-                " status, started_at, approved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    session_id,
-                    branch["id"],
-                    table["id"],
-                    diner.name,
-                    diner.phone,
-                    status,
-                    started,
-                    started if status == "active" else None,
-                ),
-            )
-        except sqlite3.IntegrityError:
-            # Another writer (another process on this file) opened the table first.
-            raise SessionPending() from None
-        diner_id = await _add_diner(tx, session_id, diner)
-        session = await _session(tx, session_id)
-        if status == "pending":
-            await _record(
-                ctx,
-                tx,
-                "session:pending",
-                session,
-                customerName=diner.name,
-                customerPhone=diner.phone,
-            )
-        else:
-            await _record(ctx, tx, "session:approved", session, autoApproved=True)
-        token = ctx.tokens.issue_customer(session_id, branch["id"], table["id"], diner_id)
-        return TableRequest(session, token, diner_id, existing=False)
+        if live is None:
+            opened = await _open(ctx, tx, branch, table, diner)
+            if opened is None:
+                raise SessionPending()
+            return opened
+        if ctx.directory.settings.join_policy == "closed":
+            return TableRequest(live, None, None, existing=True, closed=True)
+        diner_id = await _add_diner(tx, live["id"], diner)
+        token = ctx.tokens.issue_customer(live["id"], branch["id"], table["id"], diner_id)
+        await _record(ctx, tx, "session:joined", live, customerName=diner.name)
+        return TableRequest(live, token, diner_id, existing=True)
 
     return await ctx.store.transact(work)
 
@@ -270,7 +302,7 @@ async def approve(ctx: EdgeContext, staff_id: str, session_id: str) -> Row:
             raise SessionExpired()
         if session["status"] != "pending":
             raise InvalidSessionState("La sesion ya no esta pendiente")
-        if _is_overdue(ctx, session, time.time()):
+        if _is_overdue(ctx, session["started_at"]):
             return await _expire(ctx, tx, session), False
         await tx.execute(
             "UPDATE sessions SET status = 'active', approved_at = ?, approved_by = ? WHERE id = ?",
