@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import site
 import socket
 import subprocess
 import sys
@@ -103,18 +104,18 @@ def provisioned_device(tables: int, **extra: object) -> Path:
 
 
 def device_process(data_dir: Path, **env: str) -> Process:
+    """`restai-edge serve`; RESTAI_BENCH_DEVICE_TREE serves another checkout instead, so an older
+    revision can be measured against the same ceiling (README, Performance)."""
+    argv = [sys.executable, "-m", "provisioning"]
+    env = {"RESTAI_EDGE_SESSION_RATE_LIMIT": "0", "RESTAI_EDGE_LOG_LEVEL": "WARNING", **env}
+    tree = os.environ.get("RESTAI_BENCH_DEVICE_TREE")
+    if tree:
+        # -S skips site-packages' .pth files, among them the editable install's finder, which
+        # would otherwise import this checkout whatever the path says.
+        argv.insert(1, "-S")
+        env["PYTHONPATH"] = os.pathsep.join([tree, *site.getsitepackages()])
     return Process(
-        [
-            sys.executable,
-            "-m",
-            "provisioning",
-            "--data-dir",
-            str(data_dir),
-            "serve",
-            "--host",
-            "127.0.0.1",
-        ],
-        {"RESTAI_EDGE_SESSION_RATE_LIMIT": "0", "RESTAI_EDGE_LOG_LEVEL": "WARNING", **env},
+        [*argv, "--data-dir", str(data_dir), "serve", "--host", "127.0.0.1"], env, cwd=tree
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import re
 from typing import TypeVar
 
 import msgspec
@@ -39,11 +39,14 @@ def invalid(field: str, reason: str) -> ValidationError:
     return ValidationError(details={"field": field, "reason": reason})
 
 
+UUID_PATTERN = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+)
+
+
 def require_uuid(value: str, field: str) -> str:
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        raise invalid(field, "must be a UUID") from None
-    if str(parsed) != value.lower():
+    """A path id in the canonical UUID form (a pattern: several times cheaper than parsing, on
+    a path phones poll every few seconds)."""
+    if not UUID_PATTERN.fullmatch(value):
         raise invalid(field, "must be a UUID")
     return value.lower()
