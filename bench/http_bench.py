@@ -24,7 +24,7 @@ from bench.device import (
 )
 
 SCRIPT = Path(__file__).with_name("create_sessions.lua")
-ROUNDS = 2
+ROUNDS = 3
 # Every 201 takes a table: more tables than a write run can fill.
 TABLES = 10_000
 CONNECTIONS = 32
