@@ -338,26 +338,30 @@ async def session_orders(ctx: EdgeContext, session_id: str) -> list[dict[str, An
     return await _views(ctx.store.fetch_all, rows)
 
 
-async def close_session_orders(tx: Transaction, session_id: str, *, force: bool) -> None:
+async def close_session_orders(
+    ctx: EdgeContext, tx: Transaction, session_id: str, *, force: bool
+) -> None:
     """Settle a session's orders as it ends: refuse open ones unless forced, which cancels them;
-    served ones become completed; the session's totals follow."""
-    still_open = await tx.fetch_value(
-        f"SELECT COUNT(*) FROM orders WHERE session_id = ? AND status IN {_OPEN_IN}",
+    served ones become completed; the session's totals follow. Each settled order is announced,
+    so kitchen boards and diners' screens drop it."""
+    rows = await tx.fetch_all(
+        "SELECT id, status, branch_id FROM orders WHERE session_id = ?"
+        f" AND (status IN {_OPEN_IN} OR status = 'served') ORDER BY order_number",
         (session_id,),
     )
+    still_open = sum(row["status"] in OPEN_STATUSES for row in rows)
     if still_open and not force:
         raise SessionHasOpenOrders(details={"openOrders": still_open})
     now = now_iso()
-    await tx.execute(
-        f"UPDATE orders SET status = 'cancelled', updated_at = ?"
-        f" WHERE session_id = ? AND status IN {_OPEN_IN}",
-        (now, session_id),
-    )
-    await tx.execute(
-        "UPDATE orders SET status = 'completed', updated_at = ?"
-        " WHERE session_id = ? AND status = 'served'",
-        (now, session_id),
-    )
+    for row in rows:
+        settled = "cancelled" if row["status"] in OPEN_STATUSES else "completed"
+        await tx.execute(
+            "UPDATE orders SET status = ?, updated_at = ? WHERE id = ?", (settled, now, row["id"])
+        )
+        view = await _view(tx, row["id"])
+        await _record(
+            ctx, tx, "order:updated", row["branch_id"], view, previousStatus=row["status"]
+        )
     await _update_session_totals(tx, session_id)
 
 

@@ -339,7 +339,7 @@ async def end(ctx: EdgeContext, staff_id: str, role: str, session_id: str, force
         session = await _session(tx, session_id)
         if session["status"] != "active":
             raise InvalidSessionState("Solo se puede terminar una sesion activa")
-        await orders.close_session_orders(tx, session_id, force=force)
+        await orders.close_session_orders(ctx, tx, session_id, force=force)
         ended = await _finish(ctx, tx, session, "completed", None, staff_id)
         await _record(ctx, tx, "session:ended", ended)
         return ended

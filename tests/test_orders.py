@@ -545,6 +545,13 @@ def test_ending_a_table_settles_its_orders(edge: EdgeServer, manager_token: str)
         (cooking["id"], "cancelled"),
     ]
     assert record["orders"][0]["items"][0]["unit_price"] == 4200
+    announced = db_rows(
+        edge,
+        "SELECT payload FROM events WHERE session_id = ? AND name = 'order:updated'"
+        " ORDER BY id DESC LIMIT 2",
+        (session["id"],),
+    )
+    assert sorted(json.loads(p[0])["status"] for p in announced) == ["cancelled", "completed"]
 
 
 def test_a_table_with_only_served_orders_ends_without_force(
