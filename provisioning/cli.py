@@ -198,7 +198,7 @@ def settings_command(obj: Obj, key: str | None, value: str | None) -> None:
 
 @cli.command("serve")
 @click.option("--host", help="Listen address [env RESTAI_EDGE_HOST; default 0.0.0.0]")
-@click.option("--port", type=int, help="Listen port [env RESTAI_EDGE_PORT; default 8000]")
+@click.option("--port", type=click.IntRange(0, 65535), help="Listen port [env RESTAI_EDGE_PORT; default 8000]")
 @pass_obj
 def serve_command(obj: Obj, host: str | None, port: int | None) -> None:
     """Serve the API, realtime and pages for this branch."""
@@ -213,7 +213,7 @@ def serve_command(obj: Obj, host: str | None, port: int | None) -> None:
 
 
 @cli.command("demo")
-@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 def demo_command(port: int, host: str) -> None:
     """Serve a ready demo branch (downtown-lima) from a temporary data dir."""
