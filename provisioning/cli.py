@@ -198,7 +198,9 @@ def settings_command(obj: Obj, key: str | None, value: str | None) -> None:
 
 @cli.command("serve")
 @click.option("--host", help="Listen address [env RESTAI_EDGE_HOST; default 0.0.0.0]")
-@click.option("--port", type=click.IntRange(0, 65535), help="Listen port [env RESTAI_EDGE_PORT; default 8000]")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), help="Listen port [env RESTAI_EDGE_PORT; default 8000]"
+)
 @pass_obj
 def serve_command(obj: Obj, host: str | None, port: int | None) -> None:
     """Serve the API, realtime and pages for this branch."""
