@@ -134,6 +134,15 @@ class EdgeServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `restai-edge --data-dir <this device> ARGS...` for real; it must succeed."""
+        return subprocess.run(
+            [sys.executable, "-m", "provisioning", "--data-dir", str(self.data_dir), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+
     def table_code(self) -> str:
         """A table no other test of this server has used."""
         number = next(self._tables)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -255,20 +253,7 @@ async def test_diner_catch_up_sees_only_their_session(
 
 async def test_expiry_tells_the_waiting_diner(make_server) -> None:  # type: ignore[no-untyped-def]
     edge = make_server()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "provisioning",
-            "--data-dir",
-            str(edge.data_dir),
-            "settings",
-            "pending_ttl",
-            "5",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    edge.cli("settings", "pending_ttl", "5")
     await asyncio.sleep(2.5)
     created = await post_session(edge, edge.table_code())
     async with listening(edge, created["token"]) as diner:

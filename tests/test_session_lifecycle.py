@@ -15,15 +15,6 @@ from edge.secret_files import JWT_SECRET, read_secret
 from tests.conftest import EdgeServer, approve, auth, open_session
 
 
-def cli(server: EdgeServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "provisioning", "--data-dir", str(server.data_dir), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-
-
 def refresh(server: EdgeServer, token: str) -> httpx.Response:
     return httpx.post(f"{server.url}/api/customer/session/refresh", headers=auth(token))
 
@@ -206,7 +197,7 @@ def test_forwarded_headers_do_not_dodge_the_rate_limit(make_server) -> None:  # 
 
 def test_pending_requests_expire_and_settings_apply_while_serving(make_server) -> None:  # type: ignore[no-untyped-def]
     edge = make_server()
-    cli(edge, "settings", "pending_ttl", "5")
+    edge.cli("settings", "pending_ttl", "5")
     time.sleep(2.5)
     table = edge.table_code()
     created = open_session(edge, table)
@@ -226,8 +217,8 @@ def test_pending_requests_expire_and_settings_apply_while_serving(make_server) -
 
 def test_auto_approve_and_closed_join_policy(make_server) -> None:  # type: ignore[no-untyped-def]
     edge = make_server()
-    cli(edge, "settings", "auto_approve", "true")
-    cli(edge, "settings", "join_policy", "closed")
+    edge.cli("settings", "auto_approve", "true")
+    edge.cli("settings", "join_policy", "closed")
     table = edge.table_code()
     wait_for(
         lambda: (

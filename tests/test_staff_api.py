@@ -162,25 +162,9 @@ def test_unknown_or_malformed_session_ids(server: EdgeServer, manager_token: str
 
 
 def test_removed_staff_token_stops_working(make_server) -> None:  # type: ignore[no-untyped-def]
-    import subprocess
-    import sys
-
     edge = make_server()
     token = edge.staff_token(WAITER_PIN)
     assert httpx.get(f"{edge.url}/api/tables", headers=auth(token)).status_code == 200
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "provisioning",
-            "--data-dir",
-            str(edge.data_dir),
-            "staff",
-            "remove",
-            "Walter Waiter",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    edge.cli("staff", "remove", "Walter Waiter")
     answer = httpx.get(f"{edge.url}/api/tables", headers=auth(token))
     assert answer.status_code == 401
