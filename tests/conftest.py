@@ -66,6 +66,10 @@ def provision_device(data_dir: Path, tables: int = SERVER_TABLES, **extra: objec
         pool.submit(asyncio.run, setup()).result()
 
 
+class PortTaken(Exception):
+    """The free port picked for a server was taken before the server bound it."""
+
+
 @dataclass
 class EdgeServer:
     """A `restai-edge serve` process on a free port, with its own data dir and log file."""
@@ -82,6 +86,15 @@ class EdgeServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20) -> EdgeServer:
+        """Start and wait for /healthz; a port another process took meanwhile gets a new one."""
+        for _ in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                self.port = free_port()
+        raise RuntimeError("no free port after three tries")
+
+    def _start(self, timeout: float) -> EdgeServer:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         env = {
             **os.environ,
@@ -108,6 +121,8 @@ class EdgeServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "address already in use" in self.log().lower():
+                    raise PortTaken()
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
