@@ -6,29 +6,20 @@ import asyncio
 import os
 import re
 import site
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
 
 from edge.secret_files import PIN_KEY, read_secret
 from edge.staff import add_staff
 from edge.store import Store
 from provisioning.provision import ProvisionRequest, provision
+from provisioning.server_process import ServerProcess
 
 SLUG = "downtown-lima"
 MANAGER_PIN = "482913"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:
@@ -36,51 +27,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-@dataclass
-class Process:
-    """A server subprocess on a free port; stopped with `stop()`."""
-
-    argv: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    cwd: str | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, health_path: str) -> Process:
-        self.process = subprocess.Popen(
-            [*self.argv, "--port", str(self.port)],
-            env={**os.environ, **self.env},
-            cwd=self.cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + health_path, timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError(f"{self.argv} did not start")
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 def provisioned_device(tables: int, **extra: object) -> Path:
@@ -103,7 +49,7 @@ def provisioned_device(tables: int, **extra: object) -> Path:
     return data_dir
 
 
-def device_process(data_dir: Path, **env: str) -> Process:
+def device_process(data_dir: Path, log_path: Path | None = None, **env: str) -> ServerProcess:
     """`restai-edge serve`; RESTAI_BENCH_DEVICE_TREE serves another checkout instead, so an older
     revision can be measured against the same ceiling (README, Performance)."""
     argv = [sys.executable, "-m", "provisioning"]
@@ -114,13 +60,16 @@ def device_process(data_dir: Path, **env: str) -> Process:
         # would otherwise import this checkout whatever the path says.
         argv.insert(1, "-S")
         env["PYTHONPATH"] = os.pathsep.join([tree, *site.getsitepackages()])
-    return Process(
-        [*argv, "--data-dir", str(data_dir), "serve", "--host", "127.0.0.1"], env, cwd=tree
+    return ServerProcess(
+        [*argv, "--data-dir", str(data_dir), "serve", "--host", "127.0.0.1"],
+        env,
+        log_path=log_path,
+        cwd=tree,
     )
 
 
-def baseline_process(db_path: Path) -> Process:
-    return Process([sys.executable, "-m", "bench.baseline", "--db", str(db_path)])
+def baseline_process(db_path: Path) -> ServerProcess:
+    return ServerProcess([sys.executable, "-m", "bench.baseline", "--db", str(db_path)])
 
 
 @dataclass(frozen=True)

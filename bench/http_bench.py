@@ -15,13 +15,13 @@ import httpx
 
 from bench.device import (
     SLUG,
-    Process,
     WrkResult,
     baseline_process,
     device_process,
     provisioned_device,
     wrk,
 )
+from provisioning.server_process import ServerProcess
 
 SCRIPT = Path(__file__).with_name("create_sessions.lua")
 ROUNDS = 3
@@ -57,7 +57,7 @@ def _figures(result: WrkResult) -> dict[str, float]:
     }
 
 
-def _read_figures(device: Process, baseline: Process, seconds: int) -> dict[str, Any]:
+def _read_figures(device: ServerProcess, baseline: ServerProcess, seconds: int) -> dict[str, Any]:
     prefix = f"/api/customer/{SLUG}/{SLUG}-"
     created = httpx.post(
         f"{device.url}{prefix}1/session", json={"customerName": "Maria Garcia"}
@@ -82,7 +82,7 @@ def _read_figures(device: Process, baseline: Process, seconds: int) -> dict[str,
     return results
 
 
-def _write_figures(baseline: Process, seconds: int) -> dict[str, Any]:
+def _write_figures(baseline: ServerProcess, seconds: int) -> dict[str, Any]:
     prefix = f"/api/customer/{SLUG}/{SLUG}-"
     args = (str(TABLES), "0", prefix)
 
@@ -90,7 +90,7 @@ def _write_figures(baseline: Process, seconds: int) -> dict[str, Any]:
         if url == baseline.url:
             return wrk(url + prefix, seconds, CONNECTIONS, SCRIPT, *args)
         # Every 201 takes a table for good: each device run gets a fresh branch.
-        device = device_process(provisioned_device(TABLES)).start("/healthz")
+        device = device_process(provisioned_device(TABLES)).start()
         try:
             return wrk(device.url + prefix, seconds, CONNECTIONS, SCRIPT, *args)
         finally:
@@ -115,8 +115,8 @@ def _write_figures(baseline: Process, seconds: int) -> dict[str, Any]:
 
 
 def run(seconds: int = 4) -> dict[str, Any]:
-    device = device_process(provisioned_device(TABLES)).start("/healthz")
-    baseline = baseline_process(Path(tempfile.mkdtemp()) / "baseline.db").start("/healthz")
+    device = device_process(provisioned_device(TABLES)).start()
+    baseline = baseline_process(Path(tempfile.mkdtemp()) / "baseline.db").start()
     try:
         results = _read_figures(device, baseline, seconds)
         device.stop()

@@ -136,7 +136,7 @@ async def _measure(url: str, pid: int) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    device = device_process(provisioned_device(IDLE_DINERS + SAMPLES + 10)).start("/healthz")
+    device = device_process(provisioned_device(IDLE_DINERS + SAMPLES + 10)).start()
     try:
         return asyncio.run(_measure(device.url, device.pid))
     finally:

@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,9 +27,10 @@ from typing import Any
 
 import httpx
 
+from bench.device import device_process
 from edge.clock import iso
 from provisioning.provision import ProvisionRequest, provision
-from sync.central_harness import CentralDev, free_port
+from sync.central_harness import CentralDev
 
 TOKEN = "bench-device-token-9d2c71e0"
 SLUG = "bench-branch"
@@ -151,34 +150,11 @@ def _last_ack(db_path: Path) -> float:
 
 @contextmanager
 def serving(data_dir: Path, log_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "RESTAI_EDGE_DATA_DIR": str(data_dir),
-        "RESTAI_EDGE_SESSION_RATE_LIMIT": "0",
-        "RESTAI_EDGE_SYNC_INTERVAL": "1",
-    }
-    command = [sys.executable, "-m", "provisioning", "serve", "--host", "127.0.0.1"]
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
+    device = device_process(data_dir, log_path, RESTAI_EDGE_SYNC_INTERVAL="1").start(30)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the device did not start:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        yield url
+        yield device.url
     finally:
-        process.terminate()
-        process.wait(15)
+        device.stop(15)
 
 
 def _summary(latencies: list[float]) -> str:

@@ -6,15 +6,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -24,6 +19,7 @@ from edge.secret_files import PIN_KEY, read_secret
 from edge.staff import add_staff
 from edge.store import Store
 from provisioning.provision import ProvisionRequest, provision
+from provisioning.server_process import ServerProcess
 
 SLUG = "downtown-lima"
 MANAGER_PIN = "482913"
@@ -31,12 +27,8 @@ WAITER_PIN = "271828"
 KITCHEN_PIN = "314159"
 CASHIER_PIN = "161803"
 SERVER_TABLES = 120
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# Each server process of a session writes a log of its own, even on a shared data dir.
+LOG_NUMBERS = itertools.count(1)
 
 
 def provision_device(data_dir: Path, tables: int = SERVER_TABLES, **extra: object) -> None:
@@ -66,88 +58,21 @@ def provision_device(data_dir: Path, tables: int = SERVER_TABLES, **extra: objec
         pool.submit(asyncio.run, setup()).result()
 
 
-class PortTaken(Exception):
-    """The free port picked for a server was taken before the server bound it."""
-
-
-@dataclass
-class EdgeServer:
+class EdgeServer(ServerProcess):
     """A `restai-edge serve` process on a free port, with its own data dir and log file."""
 
-    data_dir: Path
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
-    _tables: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 20) -> EdgeServer:
-        """Start and wait for /healthz; a port another process took meanwhile gets a new one."""
-        for _ in range(3):
-            try:
-                return self._start(timeout)
-            except PortTaken:
-                self.port = free_port()
-        raise RuntimeError("no free port after three tries")
-
-    def _start(self, timeout: float) -> EdgeServer:
-        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
-        env = {
-            **os.environ,
-            "RESTAI_EDGE_DATA_DIR": str(self.data_dir),
-            "RESTAI_EDGE_SESSION_RATE_LIMIT": "0",
-            **self.env,
-        }
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "provisioning",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                if "address already in use" in self.log().lower():
-                    raise PortTaken()
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"server did not start:\n{self.log()}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path else ""
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        super().__init__(
+            argv=[sys.executable, "-m", "provisioning", "serve", "--host", "127.0.0.1"],
+            env={
+                "RESTAI_EDGE_DATA_DIR": str(data_dir),
+                "RESTAI_EDGE_SESSION_RATE_LIMIT": "0",
+                **env,
+            },
+            log_path=data_dir.parent / f"server-{next(LOG_NUMBERS)}.log",
+        )
+        self.data_dir = data_dir
+        self._tables = itertools.count(1)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `restai-edge --data-dir <this device> ARGS...` for real; it must succeed."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
+from provisioning.server_process import free_port
+from sync.central_harness import CentralDev
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "test-device-token-7f3a9c"
 INGEST = "/api/edge/v1/sessions"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class CentralServer:
@@ -44,53 +40,11 @@ class CentralServer:
 
 @pytest.fixture(scope="module")
 def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    tmp = tmp_path_factory.mktemp("central")
-    port = _free_port()
-    db_path = tmp / "central.db"
-    log_path = tmp / "central.log"
-    env = dict(os.environ)
-    env["RESTAI_CENTRAL_DEVICE_TOKEN"] = TOKEN  # via env: keeps it out of argv
-    env["PYTHONUNBUFFERED"] = "1"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sync.central_dev",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--db",
-                str(db_path),
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
+    server = CentralDev(tmp_path_factory.mktemp("central"), TOKEN).start()
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"central-dev exited early:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"central-dev did not come up:\n{log_path.read_text()}")
-            time.sleep(0.05)
-        yield CentralServer(base_url, db_path, log_path)
+        yield CentralServer(server.url, server.db_path, server.log_path)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        server.stop()
 
 
 @pytest.fixture
@@ -424,7 +378,7 @@ def test_cli_requires_token(tmp_path: Path) -> None:
             "-m",
             "sync.central_dev",
             "--port",
-            str(_free_port()),
+            str(free_port()),
             "--db",
             str(tmp_path / "c.db"),
         ],

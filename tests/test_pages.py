@@ -31,6 +31,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from provisioning.server_process import free_port
 from tests.conftest import (
     KITCHEN_PIN,
     MANAGER_PIN,
@@ -39,7 +40,6 @@ from tests.conftest import (
     EdgeServer,
     approve,
     auth,
-    free_port,
     open_session,
     provision_device,
 )

@@ -28,8 +28,9 @@ from edge.clock import now_iso
 from edge.secret_files import DEVICE_TOKEN, write_secret
 from edge.store import Store, Transaction
 from provisioning.cli import cli
+from provisioning.server_process import free_port
 from sync import outbox
-from sync.central_harness import CentralDev, free_port
+from sync.central_harness import CentralDev
 from tests.conftest import SLUG, EdgeServer, approve, auth, open_session, provision_device
 
 TOKEN = "sync-test-device-token-4b1f9e"
