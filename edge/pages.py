@@ -169,11 +169,7 @@ async def code_form(request: Request, branch_slug: str) -> HTTPResponse:
     typed = request.args.get("code")
     if typed is None:
         return _code_page(branch)
-    table = await _table_by_short_code(request, branch, typed[:20])
-    if table is None:
-        message = "No encontramos una mesa con ese codigo. Revisa las 5 letras y numeros."
-        return _code_page(branch, typed[:20], message, status=404)
-    return redirect(f"/{branch['slug']}/{table['code']}", status=303)
+    return await _to_table(request, branch, typed, status=303)
 
 
 @bp.route("/<branch_slug:slug>/codigo/<short_code>", methods=PAGE_METHODS)
@@ -181,11 +177,16 @@ async def code_link(request: Request, branch_slug: str, short_code: str) -> HTTP
     branch = _branch(request, branch_slug)
     if branch is None:
         return _not_found("Este restaurante no existe en este dispositivo.", None)
+    return await _to_table(request, branch, short_code, status=302)
+
+
+async def _to_table(request: Request, branch: Row, short_code: str, status: int) -> HTTPResponse:
+    """Redirect a short code to its table's page, or show the code form again with the error."""
     table = await _table_by_short_code(request, branch, short_code[:20])
     if table is None:
         message = "No encontramos una mesa con ese codigo. Revisa las 5 letras y numeros."
         return _code_page(branch, short_code[:20], message, status=404)
-    return redirect(f"/{branch['slug']}/{table['code']}", status=302)
+    return redirect(f"/{branch['slug']}/{table['code']}", status=status)
 
 
 @bp.route("/<branch_slug:slug>/<table_code>", methods=PAGE_METHODS)

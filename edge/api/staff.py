@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import msgspec
@@ -12,6 +13,8 @@ from edge import sessions, staff
 from edge.api.request_body import decode_body, invalid, require_uuid
 from edge.api.responses import edge_ctx, ok
 from edge.auth import require_staff
+from edge.context import EdgeContext
+from edge.store import Row
 
 bp = Blueprint("staff_tables", url_prefix="/api")
 
@@ -45,20 +48,23 @@ async def pending(request: Request) -> HTTPResponse:
     return ok(await sessions.pending_sessions(ctx))
 
 
-@bp.patch("/tables/sessions/<session_id>/approve")
-async def approve(request: Request, session_id: str) -> HTTPResponse:
+async def _decide(
+    request: Request, session_id: str, decide: Callable[[EdgeContext, str, str], Awaitable[Row]]
+) -> HTTPResponse:
     ctx = edge_ctx(request)
     member = await require_staff(ctx, request, SESSION_ROLES)
-    session = await sessions.approve(ctx, member.claims.staff_id, require_uuid(session_id, "id"))
+    session = await decide(ctx, member.claims.staff_id, require_uuid(session_id, "id"))
     return ok(sessions.session_view(session))
+
+
+@bp.patch("/tables/sessions/<session_id>/approve")
+async def approve(request: Request, session_id: str) -> HTTPResponse:
+    return await _decide(request, session_id, sessions.approve)
 
 
 @bp.patch("/tables/sessions/<session_id>/reject")
 async def reject(request: Request, session_id: str) -> HTTPResponse:
-    ctx = edge_ctx(request)
-    member = await require_staff(ctx, request, SESSION_ROLES)
-    session = await sessions.reject(ctx, member.claims.staff_id, require_uuid(session_id, "id"))
-    return ok(sessions.session_view(session))
+    return await _decide(request, session_id, sessions.reject)
 
 
 @bp.patch("/tables/sessions/<session_id>/end")
