@@ -12,10 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.secret_files import PIN_KEY, read_secret
-from edge.staff import add_staff
-from edge.store import Store
-from provisioning.provision import ProvisionRequest, provision
+from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server_process import ServerProcess
 
 SLUG = "downtown-lima"
@@ -32,20 +29,13 @@ def rss_mb(pid: int) -> float:
 def provisioned_device(tables: int, **extra: object) -> Path:
     data_dir = Path(tempfile.mkdtemp(prefix="restai-bench-")) / "data"
 
-    async def setup() -> None:
-        await provision(
-            data_dir,
-            ProvisionRequest(
-                branch_slug=SLUG,
-                branch_name="Downtown Lima",
-                tables=tables,
-                **extra,  # type: ignore[arg-type]
-            ),
-        )
-        async with Store(data_dir / "edge.db") as store:
-            await add_staff(store, read_secret(data_dir, PIN_KEY), "Bench", "manager", MANAGER_PIN)
-
-    asyncio.run(setup())
+    request = ProvisionRequest(
+        branch_slug=SLUG,
+        branch_name="Downtown Lima",
+        tables=tables,
+        **extra,  # type: ignore[arg-type]
+    )
+    asyncio.run(provision_with_staff(data_dir, request, [("Bench", "manager", MANAGER_PIN)]))
     return data_dir
 
 

@@ -11,11 +11,9 @@ from pathlib import Path
 import click
 
 from edge.menu import import_menu, parse_menu
-from edge.secret_files import PIN_KEY, read_secret
 from edge.settings import Settings
-from edge.staff import add_staff
 from edge.store import Store
-from provisioning.provision import ProvisionRequest, provision
+from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server import serve
 
 DEMO_SLUG = "downtown-lima"
@@ -25,7 +23,8 @@ DEMO_TABLES = 20
 
 async def prepare_demo(data_dir: Path, base_url: str) -> str:
     """Provision the demo branch, its manager and its menu; returns the manager's PIN."""
-    await provision(
+    pin = f"{secrets.randbelow(10**6):06d}"
+    await provision_with_staff(
         data_dir,
         ProvisionRequest(
             branch_slug=DEMO_SLUG,
@@ -33,10 +32,9 @@ async def prepare_demo(data_dir: Path, base_url: str) -> str:
             tables=DEMO_TABLES,
             base_url=base_url,
         ),
+        [("Demo Manager", "manager", pin)],
     )
-    pin = f"{secrets.randbelow(10**6):06d}"
     async with Store(data_dir / "edge.db") as store:
-        await add_staff(store, read_secret(data_dir, PIN_KEY), "Demo Manager", "manager", pin)
         menu = resources.files("provisioning").joinpath("demo_menu.json").read_bytes()
         await import_menu(store, parse_menu(menu))
     return pin

@@ -10,13 +10,22 @@ import re
 import secrets
 import sqlite3
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from edge.branch import SHORT_CODE_ALPHABET, SLUG_MAX, SLUG_PATTERN
 from edge.clock import now_iso
-from edge.secret_files import DEVICE_TOKEN, JWT_SECRET, PIN_KEY, ensure_secret, write_secret
+from edge.secret_files import (
+    DEVICE_TOKEN,
+    JWT_SECRET,
+    PIN_KEY,
+    ensure_secret,
+    read_secret,
+    write_secret,
+)
+from edge.staff import add_staff
 from edge.store import Store, Transaction
 
 MAX_TABLES = 10_000
@@ -205,4 +214,17 @@ async def provision(data_dir: Path, request: ProvisionRequest) -> ProvisionSumma
     ensure_secret(data_dir, PIN_KEY)
     if request.device_token is not None:
         write_secret(data_dir, DEVICE_TOKEN, request.device_token)
+    return summary
+
+
+async def provision_with_staff(
+    data_dir: Path, request: ProvisionRequest, staff: Iterable[tuple[str, str, str]]
+) -> ProvisionSummary:
+    """Provision, then add staff as (name, role, PIN): a branch ready to serve, as the demo,
+    the tests and the benchmarks need one."""
+    summary = await provision(data_dir, request)
+    key = read_secret(data_dir, PIN_KEY)
+    async with Store(data_dir / "edge.db") as store:
+        for name, role, pin in staff:
+            await add_staff(store, key, name, role, pin)
     return summary

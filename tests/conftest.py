@@ -15,10 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge.secret_files import PIN_KEY, read_secret
-from edge.staff import add_staff
-from edge.store import Store
-from provisioning.provision import ProvisionRequest, provision
+from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server_process import ServerProcess
 
 SLUG = "downtown-lima"
@@ -32,30 +29,22 @@ LOG_NUMBERS = itertools.count(1)
 
 
 def provision_device(data_dir: Path, tables: int = SERVER_TABLES, **extra: object) -> None:
-    async def setup() -> None:
-        await provision(
-            data_dir,
-            ProvisionRequest(
-                branch_slug=SLUG,
-                branch_name="Downtown Lima",
-                tables=tables,
-                base_url="http://127.0.0.1:8000",
-                **extra,  # type: ignore[arg-type]
-            ),
-        )
-        key = read_secret(data_dir, PIN_KEY)
-        async with Store(data_dir / "edge.db") as store:
-            for name, role, pin in (
-                ("Ana Manager", "manager", MANAGER_PIN),
-                ("Walter Waiter", "waiter", WAITER_PIN),
-                ("Kira Kitchen", "kitchen", KITCHEN_PIN),
-                ("Cata Cashier", "cashier", CASHIER_PIN),
-            ):
-                await add_staff(store, key, name, role, pin)
-
+    request = ProvisionRequest(
+        branch_slug=SLUG,
+        branch_name="Downtown Lima",
+        tables=tables,
+        base_url="http://127.0.0.1:8000",
+        **extra,  # type: ignore[arg-type]
+    )
+    staff = [
+        ("Ana Manager", "manager", MANAGER_PIN),
+        ("Walter Waiter", "waiter", WAITER_PIN),
+        ("Kira Kitchen", "kitchen", KITCHEN_PIN),
+        ("Cata Cashier", "cashier", CASHIER_PIN),
+    ]
     # A thread of its own, so async tests (already inside an event loop) can provision too.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, setup()).result()
+        pool.submit(asyncio.run, provision_with_staff(data_dir, request, staff)).result()
 
 
 class EdgeServer(ServerProcess):
