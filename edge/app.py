@@ -108,7 +108,7 @@ def create_app(settings: Settings) -> EdgeApp:
 
     @app.before_server_stop
     async def stop_jobs(app: EdgeApp) -> None:
-        scheduler.shutdown(wait=False)
+        await scheduler.stop()
 
     @app.after_server_stop
     async def close_store(app: EdgeApp) -> None:
