@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
 from edge.store import Store
 from provisioning.backup import BackupError, backup, restore
+from provisioning.command import Obj, pass_obj, run
 from provisioning.device_lock import DeviceBusy, running_holder
 from provisioning.provision import ProvisionError, check_url
 from provisioning.qr import (
@@ -23,19 +22,7 @@ from provisioning.qr import (
     write_table_files,
 )
 
-if TYPE_CHECKING:
-    from provisioning.cli import Obj
-
-T = TypeVar("T")
-
 STAFF_ROLES = ("manager", "waiter", "cashier", "kitchen")
-
-
-def _run(coro: Awaitable[T]) -> T:
-    try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    except (BackupError, DeviceBusy, ProvisionError) as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 async def _branch(store: Store) -> dict[str, Any]:
@@ -89,10 +76,10 @@ def _sync_line(sync: dict[str, Any]) -> str:
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON")
-@click.pass_obj
+@pass_obj
 def status_command(obj: Obj, as_json: bool) -> None:
     """Show what this device is: branch, tables, staff, URLs and sync state."""
-    status = _run(device_status(obj.provisioned_store(), obj.data_dir))
+    status = run(device_status(obj.provisioned_store(), obj.data_dir))
     if as_json:
         click.echo(json.dumps(status, indent=2))
         return
@@ -154,7 +141,7 @@ def _is_pdf(out: Path) -> bool:
 )
 @click.option("--tables", "selection", metavar="RANGES", help="e.g. 1-5,9 [default: all]")
 @click.option("--base-url", help="Base of the URL in the codes [default: the branch's]")
-@click.pass_obj
+@pass_obj
 def qr_command(obj: Obj, out: Path, selection: str | None, base_url: str | None) -> None:
     """Print table QR codes: an A4 sheet of cut-out cards, or one PNG and SVG per table."""
     if base_url is not None:
@@ -168,7 +155,7 @@ def qr_command(obj: Obj, out: Path, selection: str | None, base_url: str | None)
         raise click.ClickException(
             f"--out {out} is an existing file: give FILE.pdf for a sheet or a directory"
         )
-    branch, tables = _run(qr_tables(obj.provisioned_store(), selection, base_url))
+    branch, tables = run(qr_tables(obj.provisioned_store(), selection, base_url))
     with click.progressbar(length=len(tables), label="Drawing QR codes", file=sys.stderr) as bar:
         if _is_pdf(out):
             pages = write_pdf_sheet(tables, branch["name"], out, progress=bar.update)
@@ -190,11 +177,11 @@ def qr_command(obj: Obj, out: Path, selection: str | None, base_url: str | None)
     "--out", required=True, type=click.Path(path_type=Path), help="File to write the copy to"
 )
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists")
-@click.pass_obj
+@pass_obj
 def backup_command(obj: Obj, out: Path, force: bool) -> None:
     """Copy the store to FILE (mode 0600); safe while the device serves."""
     store = obj.provisioned_store()
-    summary = _run(backup(store.path, out, force=force))
+    summary = run(backup(store.path, out, force=force))
     info = summary.store
     click.echo(
         f"Backed up branch {info.branch_slug} ({info.sessions} sessions, schema"
@@ -205,7 +192,7 @@ def backup_command(obj: Obj, out: Path, force: bool) -> None:
 
 @click.command("restore")
 @click.argument("source", metavar="FILE", type=click.Path(path_type=Path))
-@click.pass_obj
+@pass_obj
 def restore_command(obj: Obj, source: Path) -> None:
     """Put a backup in place of the store; the device must be stopped."""
     try:

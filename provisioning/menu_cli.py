@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from edge.menu import ImportSummary, MenuDocument, MenuError, import_menu, parse_menu
 from edge.store import Store
-
-if TYPE_CHECKING:
-    # provisioning.cli imports this module to add the group, so only the type comes from there.
-    from provisioning.cli import Obj
+from provisioning.command import Obj, pass_obj
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -30,7 +26,7 @@ async def _import(store: Store, document: MenuDocument) -> ImportSummary:
 
 @menu_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.pass_obj
+@pass_obj
 def menu_import(obj: Obj, file: Path) -> None:
     """Make FILE.json the branch's menu (items keep their ids; a running device shows it at once).
 

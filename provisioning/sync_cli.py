@@ -9,18 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from edge.store import Store
+from provisioning.command import Obj, pass_obj
 from sync import outbox
 from sync.central_dev import central_dev_command
 from sync.status import sync_status
 from sync.uploader import PassReport, Uploader
-
-if TYPE_CHECKING:
-    from provisioning.cli import Obj
 
 DISABLED_HINT = "provision with --central-url and --device-token to enable it"
 
@@ -59,7 +57,7 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
 
 @sync_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON")
-@click.pass_obj
+@pass_obj
 def status_command(obj: Obj, as_json: bool) -> None:
     """Show the upload queue and the last success and error."""
 
@@ -88,7 +86,7 @@ def _failure_line(report: PassReport) -> str | None:
 
 @sync_group.command("now")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON")
-@click.pass_obj
+@pass_obj
 @click.pass_context
 def now_command(ctx: click.Context, obj: Obj, as_json: bool) -> None:
     """Upload waiting sessions at once, ignoring any backoff (also resumes after a 401/403)."""
