@@ -30,7 +30,7 @@ import httpx
 from bench.device import device_process
 from edge.clock import iso
 from provisioning.provision import ProvisionRequest, provision
-from sync.central_harness import CentralDev
+from sync.central.harness import CentralDev
 
 TOKEN = "bench-device-token-9d2c71e0"
 SLUG = "bench-branch"

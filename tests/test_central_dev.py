@@ -1,4 +1,4 @@
-"""Tests for the reference central ingest server (sync/central_dev.py).
+"""Tests for the reference central ingest server (sync/central/).
 
 The server is started for real, as a subprocess, once per module; every test
 starts from a clean state thanks to ``POST /_reset``.
@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from provisioning.server_process import free_port
-from sync.central_harness import CentralDev
+from sync.central.harness import CentralDev
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "test-device-token-7f3a9c"
@@ -376,7 +376,7 @@ def test_cli_requires_token(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "sync.central_dev",
+            "sync.central",
             "--port",
             str(free_port()),
             "--db",

@@ -1,4 +1,4 @@
-"""Run the reference central server (`sync.central_dev`) as a subprocess and drive its control API.
+"""Run the reference central server (`sync.central`) as a subprocess and drive its control API.
 
 For tests and benchmarks: a real HTTP server in its own process, so the device under test meets
 real sockets, real timeouts and real connection drops.
@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from provisioning.server_process import ServerProcess, free_port
-from sync.central_dev import TOKEN_ENV_VAR
+from sync.central.cli import TOKEN_ENV_VAR
 
 
 class CentralDev:
@@ -29,7 +29,7 @@ class CentralDev:
             [
                 sys.executable,
                 "-m",
-                "sync.central_dev",
+                "sync.central",
                 "--host",
                 "127.0.0.1",
                 "--db",
