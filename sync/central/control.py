@@ -1,11 +1,16 @@
 """The development endpoints: health, fault control, counters, stored sessions, reset.
 
+All but `/healthz` need the admin token.
+
 - `GET /healthz` → `{"status": "ok"}`
-- `GET|POST /_control`: the fault mode (see `faults.FAULT_MODES`).
-- `GET /_stats`: counters (sessions, requests, deliveries, batch sizes...) and a `request_log`
-  with, per request, its time, the session ids it carried and the answer.
+- `POST /_control` `{"target"?, "mode", "times"?, ...}`: set a target's fault (see `faults`);
+  `GET /_control[?target=T]`: the current one.
+- `GET /_stats`: counters (sessions, requests, deliveries, batch sizes...), the ingest's
+  `request_log` (per request: its time, the session ids it carried, the answer) and `endpoints`,
+  the same per request for the catalog, heartbeat and media endpoints.
 - `GET /_sessions`: stored sessions with their payloads.
-- `POST /_reset`: wipe stored sessions and counters, and return to mode ok.
+- `POST /_reset`: wipe everything stored (sessions, devices, catalog, pictures) and the counters,
+  and return every target to `ok` and the clock to true time.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from sync.central.faults import FaultState, parse_control
-from sync.central.ingest import Stats
+from sync.central.clock import Clock
+from sync.central.faults import Faults, parse_control, parse_target
 from sync.central.responses import BadRequest, bad_request, json_body
+from sync.central.stats import Stats
 
 logger = logging.getLogger("restai.central")
 
@@ -30,27 +36,34 @@ def add_control(app: Sanic) -> None:
 
     @app.get("/_control")
     async def get_control(request: Request) -> HTTPResponse:
-        return json_response(app.ctx.fault.as_dict())
+        try:
+            target = parse_target(request.args.get("target"))
+        except BadRequest as exc:
+            return bad_request(exc)
+        return json_response(app.ctx.faults.by_target[target].as_dict())
 
     @app.post("/_control")
     async def set_control(request: Request) -> HTTPResponse:
         try:
-            app.ctx.fault = parse_control(json_body(request.body))
+            target, state = parse_control(json_body(request.body))
         except BadRequest as exc:
             return bad_request(exc)
+        app.ctx.faults.by_target[target] = state
         logger.info(
-            "Fault mode set to %s (times=%s, params=%s)",
-            app.ctx.fault.mode,
-            app.ctx.fault.remaining,
-            app.ctx.fault.params,
+            "Fault for %s set to %s (times=%s, params=%s)",
+            target,
+            state.mode,
+            state.remaining,
+            state.params,
         )
-        return json_response(app.ctx.fault.as_dict())
+        return json_response(state.as_dict())
 
     @app.post("/_reset")
     async def reset(request: Request) -> HTTPResponse:
         await app.ctx.store.reset()
-        app.ctx.fault = FaultState()
+        app.ctx.faults = Faults()
         app.ctx.stats = Stats()
+        app.ctx.clock = Clock()
         logger.info("State reset")
         return json_response({"reset": True})
 
@@ -66,7 +79,9 @@ def add_control(app: Sanic) -> None:
                 "duplicates": sum(count - 1 for count in deliveries.values()),
                 "batch_sizes": list(st.batch_sizes),
                 "request_log": list(st.request_log),
-                "fault": app.ctx.fault.as_dict(),
+                "endpoints": {name: list(log) for name, log in st.endpoints.items()},
+                "fault": app.ctx.faults.by_target["sessions"].as_dict(),
+                "faults": app.ctx.faults.as_dict(),
             }
         )
 

@@ -9,37 +9,25 @@ wrong token is a 401, a malformed body a 400, both in the error envelope.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import math
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sanic import Request, Sanic
-from sanic.response import HTTPResponse, raw
+from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from sync.central.faults import GARBAGE_BODY
+from sync.central.auth import device_refusal
+from sync.central.faults import answer_fault
 from sync.central.responses import BadRequest, envelope_error
+from sync.central.stats import Stats
 
 logger = logging.getLogger("restai.central")
 
 INGEST_PATH = "/api/edge/v1/sessions"
-
-
-@dataclass
-class Stats:
-    requests: int = 0
-    batch_sizes: list[int] = field(default_factory=list)
-    request_log: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def validate_ingest_body(body: bytes) -> tuple[str, str, list[dict[str, Any]]]:
@@ -72,8 +60,6 @@ def validate_ingest_body(body: bytes) -> tuple[str, str, list[dict[str, Any]]]:
 
 
 def add_ingest(app: Sanic, device_token: str) -> None:
-    expected_auth = f"Bearer {device_token}".encode()
-
     @app.post(INGEST_PATH)
     async def ingest(request: Request) -> HTTPResponse:
         st: Stats = app.ctx.stats
@@ -92,7 +78,7 @@ def add_ingest(app: Sanic, device_token: str) -> None:
         except (ValueError, UnicodeDecodeError):
             pass
 
-        mode, params = app.ctx.fault.take()
+        mode, params = app.ctx.faults.take("sessions")
         entry["mode"] = mode
 
         def done(response: HTTPResponse, accepted: int = 0) -> HTTPResponse:
@@ -104,37 +90,15 @@ def add_ingest(app: Sanic, device_token: str) -> None:
             entry["status"] = None
             entry["accepted"] = 0
             logger.info("Request %d: fault 'down', aborting the connection", entry["n"])
-            # Sanic types request.transport as its TransportProtocol; at run
-            # time it is the asyncio/uvloop transport, which has abort().
-            transport: Any = request.transport
-            transport.abort()
-            # connection_lost() cancels this handler task; the sleep is only a
-            # fallback so the handler never returns a response on its own.
-            await asyncio.sleep(5)
-            return done(raw(b"", status=500))
-        if mode == "500":
-            return done(envelope_error(500, "INTERNAL_ERROR", "Injected fault: internal error"))
-        if mode == "401":
-            return done(envelope_error(401, "UNAUTHORIZED", "Injected fault: unauthorized"))
-        if mode == "403":
-            return done(envelope_error(403, "FORBIDDEN", "Injected fault: forbidden"))
-        if mode == "429":
-            retry_after = params["retry_after"]
-            return done(
-                envelope_error(
-                    429,
-                    "RATE_LIMITED",
-                    "Injected fault: too many requests",
-                    headers={"Retry-After": str(retry_after)},
-                )
-            )
-        if mode == "garbage":
-            return done(raw(GARBAGE_BODY, status=200, content_type="text/html; charset=utf-8"))
+        # The `slow` delay comes after storing, see below.
+        if mode != "slow":
+            injected = await answer_fault(request, mode, params)
+            if injected is not None:
+                return done(injected)
 
-        auth = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(auth, expected_auth):
-            logger.warning("Request %d: rejected, missing or invalid device token", entry["n"])
-            return done(envelope_error(401, "UNAUTHORIZED", "Missing or invalid device token"))
+        refusal = device_refusal(request, device_token)
+        if refusal is not None:
+            return done(refusal)
 
         try:
             device_id, branch_slug, sessions = validate_ingest_body(request.body)
@@ -159,7 +123,9 @@ def add_ingest(app: Sanic, device_token: str) -> None:
 
         # Stored before the `slow` delay on purpose: the client may time out
         # although the server committed the batch (its resend must be harmless).
-        accepted = await app.ctx.store.store_sessions(device_id, branch_slug, sessions, _now())
+        accepted = await app.ctx.store.store_sessions(
+            device_id, branch_slug, sessions, app.ctx.clock.iso()
+        )
         logger.info(
             "Request %d: device=%s branch=%s batch=%d accepted=%d",
             entry["n"],

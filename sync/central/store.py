@@ -1,4 +1,5 @@
-"""The central's SQLite file: the sessions devices delivered."""
+"""The central's SQLite file: the sessions devices delivered, their heartbeats, and the catalog
+and pictures an integrator set."""
 
 from __future__ import annotations
 
@@ -18,6 +19,28 @@ CREATE TABLE IF NOT EXISTS sessions (
     received_at TEXT NOT NULL,
     last_received_at TEXT NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 1
+);
+-- The catalog as the integrator set it, byte for byte (a broken one too: that is a test case).
+CREATE TABLE IF NOT EXISTS catalog (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    body BLOB NOT NULL,
+    etag TEXT NOT NULL,
+    set_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS media (
+    name TEXT PRIMARY KEY,
+    content_type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    etag TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY,
+    branch_slug TEXT NOT NULL,
+    first_heartbeat_at TEXT NOT NULL,
+    last_heartbeat_at TEXT NOT NULL,
+    heartbeats INTEGER NOT NULL,
+    clock_skew_s REAL,
+    payload TEXT NOT NULL
 );
 """
 
@@ -97,7 +120,96 @@ class CentralStore:
             for row in rows
         ]
 
+    async def _write(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        async with self._lock:
+            await self.db.execute(sql, params)
+            await self.db.commit()
+
+    async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        async with self.db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def set_catalog(self, body: bytes, etag: str, now: str) -> None:
+        await self._write(
+            "INSERT INTO catalog (id, body, etag, set_at) VALUES (1, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET body = excluded.body, etag = excluded.etag,"
+            " set_at = excluded.set_at",
+            (body, etag, now),
+        )
+
+    async def catalog(self) -> tuple[bytes, str, str] | None:
+        """The catalog document, its ETag and when it was set; None when none is set."""
+        rows = await self._rows("SELECT body, etag, set_at FROM catalog WHERE id = 1")
+        return (bytes(rows[0][0]), rows[0][1], rows[0][2]) if rows else None
+
+    async def drop_catalog(self) -> None:
+        await self._write("DELETE FROM catalog")
+
+    async def set_media(self, name: str, content_type: str, body: bytes, etag: str) -> None:
+        await self._write(
+            "INSERT INTO media (name, content_type, body, etag) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET content_type = excluded.content_type,"
+            " body = excluded.body, etag = excluded.etag",
+            (name, content_type, body, etag),
+        )
+
+    async def media(self, name: str) -> tuple[str, bytes, str] | None:
+        """A picture's content type, bytes and ETag; None when there is none by that name."""
+        rows = await self._rows(
+            "SELECT content_type, body, etag FROM media WHERE name = ?", (name,)
+        )
+        return (rows[0][0], bytes(rows[0][1]), rows[0][2]) if rows else None
+
+    async def media_names(self) -> list[dict[str, Any]]:
+        rows = await self._rows("SELECT name, content_type, length(body) FROM media ORDER BY name")
+        return [{"name": r[0], "content_type": r[1], "bytes": r[2]} for r in rows]
+
+    async def drop_media(self, name: str) -> None:
+        await self._write("DELETE FROM media WHERE name = ?", (name,))
+
+    async def record_heartbeat(
+        self,
+        device_id: str,
+        branch_slug: str,
+        payload: dict[str, Any],
+        clock_skew_s: float | None,
+        now: str,
+    ) -> None:
+        await self._write(
+            "INSERT INTO devices (device_id, branch_slug, first_heartbeat_at, last_heartbeat_at,"
+            " heartbeats, clock_skew_s, payload) VALUES (?, ?, ?, ?, 1, ?, ?)"
+            " ON CONFLICT (device_id) DO UPDATE SET branch_slug = excluded.branch_slug,"
+            " last_heartbeat_at = excluded.last_heartbeat_at, heartbeats = heartbeats + 1,"
+            " clock_skew_s = excluded.clock_skew_s, payload = excluded.payload",
+            (device_id, branch_slug, now, now, clock_skew_s, json.dumps(payload)),
+        )
+
+    async def devices(self) -> list[dict[str, Any]]:
+        rows = await self._rows(
+            "SELECT device_id, branch_slug, first_heartbeat_at, last_heartbeat_at, heartbeats,"
+            " clock_skew_s, payload FROM devices ORDER BY branch_slug, device_id"
+        )
+        devices = []
+        for row in rows:
+            payload = json.loads(row[6])
+            devices.append(
+                {
+                    "deviceId": row[0],
+                    "branchSlug": row[1],
+                    "firstHeartbeatAt": row[2],
+                    "lastHeartbeatAt": row[3],
+                    "heartbeats": row[4],
+                    "queueDepth": payload.get("queue_depth"),
+                    "oldestWaiting": payload.get("oldest_waiting"),
+                    "catalogVersion": payload.get("catalog_version"),
+                    "clockSkewSeconds": row[5],
+                    "lastHeartbeat": payload,
+                }
+            )
+        return devices
+
     async def reset(self) -> None:
         async with self._lock:
-            await self.db.execute("DELETE FROM sessions")
+            for table in ("sessions", "catalog", "media", "devices"):
+                await self.db.execute(f"DELETE FROM {table}")
             await self.db.commit()
