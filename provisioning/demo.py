@@ -61,5 +61,10 @@ def run_demo(host: str, port: int) -> None:
             f"    curl -X POST {api}/session -H 'Content-Type: application/json'"
             """ -d '{"customerName": "Carlos Rodriguez", "customerPhone": "+51912345678"}'"""
         )
+        click.echo(
+            "  the menu has modifiers (Lomo saltado: término and extras; Pisco sour: dulzor);"
+            " diners can call the waiter, ask for the bill and cancel a pending order"
+        )
+        click.echo(f"    curl -X GET {api}/menu")
         click.echo("  Ctrl+C stops the demo.")
         serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}))
