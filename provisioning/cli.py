@@ -15,7 +15,7 @@ from edge.branch import (
     read_branch_settings,
 )
 from edge.branch import write_branch_setting as store_branch_setting
-from provisioning import device_cli, staff_cli, sync_cli
+from provisioning import device_cli, printer_cli, staff_cli, sync_cli
 from provisioning.command import USER_ERRORS, Obj, pass_obj, run, with_store
 from provisioning.menu_cli import menu_group
 from provisioning.provision import ProvisionRequest, provision
@@ -115,6 +115,8 @@ def demo_command(port: int, host: str) -> None:
 
 
 for command in (staff_cli.staff_group, menu_group, *device_cli.COMMANDS, *sync_cli.COMMANDS):
+    cli.add_command(command)
+for command in printer_cli.COMMANDS:
     cli.add_command(command)
 
 
