@@ -28,25 +28,48 @@ from provisioning.printer_dev import DevPrinter, Ticket, printed_text
 from provisioning.server_process import free_port
 from tests.conftest import EdgeServer, approve, auth, open_session, provision_device
 
-LOMO, AJI, CHICHA, PISCO = (str(uuid.uuid4()) for _ in range(4))
-MENU = {
-    "currency": "PEN",
-    "taxRate": 1800,
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+LOMO, AJI, CHICHA, PISCO = (new_id() for _ in range(4))
+FONDOS, BEBIDAS, TERMINO, EXTRAS = (new_id() for _ in range(4))
+A_PUNTO, HUEVO, PLATANO = (new_id() for _ in range(3))
+
+
+def _item(item_id: str, category: str, name: str, price: int, groups: list[str]) -> dict:
+    return {"id": item_id, "category_id": category, "name": name, "description": None,
+            "price": price, "image_url": None, "is_available": True, "sort_order": 0,
+            "allergens": [], "dietary_tags": [], "spice_level": None,
+            "preparation_time_min": None, "modifier_groups": groups}  # fmt: skip
+
+
+def _group(group_id: str, name: str, most: int, choices: list[tuple[str, str, int]]) -> dict:
+    return {"id": group_id, "name": name, "min_selections": 0, "max_selections": most,
+            "modifiers": [{"id": mid, "name": label, "price": price, "is_available": True,
+                           "sort_order": order} for order, (mid, label, price) in
+                          enumerate(choices)]}  # fmt: skip
+
+
+MENU: dict[str, Any] = {
+    "version": "printing-1",
+    "branch": {"name": "Downtown Lima", "currency": "PEN", "tax_rate": 1800},
     "categories": [
-        {
-            "name": "Fondos",
-            "items": [
-                {"id": LOMO, "name": "Lomo saltado", "price": 4200},
-                {"id": AJI, "name": "Ají de gallina", "price": 3600},
-            ],
-        },
-        {
-            "name": "Bebidas",
-            "items": [
-                {"id": CHICHA, "name": "Chicha morada", "price": 1025},
-                {"id": PISCO, "name": "Pisco sour", "price": 2200},
-            ],
-        },
+        {"id": FONDOS, "name": "Fondos", "sort_order": 0, "is_active": True},
+        {"id": BEBIDAS, "name": "Bebidas", "sort_order": 1, "is_active": True},
+    ],
+    "items": [
+        _item(LOMO, FONDOS, "Lomo saltado", 4200, [TERMINO, EXTRAS]),
+        _item(AJI, FONDOS, "Ají de gallina", 3600, []),
+        _item(CHICHA, BEBIDAS, "Chicha morada", 1025, []),
+        _item(PISCO, BEBIDAS, "Pisco sour", 2200, []),
+    ],
+    "modifier_groups": [
+        _group(TERMINO, "Término", 1, [(A_PUNTO, "A punto", 0)]),
+        _group(
+            EXTRAS, "Extras", 2, [(HUEVO, "Huevo frito", 300), (PLATANO, "Plátano maduro", 250)]
+        ),
     ],
 }
 # One-second retry cap and a two-second attempt deadline keep each test short.
@@ -198,6 +221,37 @@ def test_a_confirmed_order_prints_one_ticket_with_everything_the_cook_needs(
     confirm(server, token, order["id"], "preparing")
     time.sleep(1.5)
     assert len(kitchen.connections) == 1, "one ticket per order, not one per status change"
+
+
+def test_modifiers_and_notes_print_under_their_line(
+    device: Device, printers: Callable[..., DevPrinter]
+) -> None:
+    server, kitchen = device(), printers()
+    add_printer(server, "Cocina", kitchen)
+    token = server.staff_token()
+    diner = seated(server, token)
+    order = place(server, diner, [
+        {"menuItemId": LOMO, "quantity": 1, "modifiers": [A_PUNTO, HUEVO, PLATANO],
+         "notes": "Sin ají"},
+        {"menuItemId": LOMO, "quantity": 2},
+        {"menuItemId": AJI, "quantity": 1, "notes": "Para compartir, con dos platos"},
+    ], notes="Mesa con niños: primero el ají")  # fmt: skip
+    assert [m["name"] for m in order["items"][0]["modifiers"]] == [
+        "A punto", "Huevo frito", "Plátano maduro"]  # fmt: skip
+    confirm(server, token, order["id"])
+    (ticket,) = wait_tickets(kitchen, 1)
+    body = ticket.text[ticket.text.index("-" * 42) + 1 :]
+    assert body[:8] == [
+        "1 x Lomo saltado",
+        "    + A punto",
+        "    + Huevo frito",
+        "    + Plátano maduro",
+        "    Nota: Sin ají",
+        "2 x Lomo saltado",
+        "1 x Ají de gallina",
+        "    Nota: Para compartir, con dos platos",
+    ]
+    assert "Nota del pedido: Mesa con niños: primero el ají" in flowing(ticket)
 
 
 def test_a_hostile_note_prints_as_text_and_never_as_printer_commands(
