@@ -4,7 +4,8 @@ way a printer would print them: text in the code page the ticket selected, style
 
 Covers a normal order, notes, two stations splitting an order, a printer down then back, a
 device killed with tickets pending, a printer that accepts and never reads, reprints, and the
-ordering latency meanwhile.
+ordering latency meanwhile; and, in Debian's Chromium, the staff page showing a station that is
+down and reprinting an order.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from edge.catalog import apply_catalog, parse_menu_document
 from edge.store import Store
 from provisioning.printer_dev import DevPrinter, Ticket, printed_text
 from provisioning.server_process import free_port
 from tests.conftest import EdgeServer, approve, auth, open_session, provision_device
+from tests.pages_browser import TABLET, Opener, board_card, screenshot, staff_login
 
 
 def new_id() -> str:
@@ -448,3 +451,36 @@ def test_staff_reprint_an_order_on_its_stations(
     assert httpx.get(f"{server.url}/api/printers", headers=auth(diner)).status_code == 403
     time.sleep(1.0)
     assert bar.connections == []
+
+
+SHOWN_MS = 10000
+
+
+def test_staff_see_a_station_down_and_reprint_an_order(
+    device: Device, printers: Callable[..., DevPrinter], open_page: Opener
+) -> None:
+    server, kitchen = device(), printers(on=False)
+    add_printer(server, "Cocina", kitchen)
+    token = server.staff_token()
+    order = place(server, seated(server, token), [{"menuItemId": AJI, "quantity": 2}])
+    confirm(server, token, order["id"])
+
+    staff = open_page(server, TABLET)
+    staff_login(staff, server)
+    banner = staff.locator("#printer-banner")
+    expect(banner).to_contain_text(
+        "Impresora sin conexión: Cocina (1 ticket en espera)", timeout=SHOWN_MS
+    )
+    screenshot(staff, "staff-printer-down-tablet")
+
+    kitchen.start()
+    wait_tickets(kitchen, 1, timeout=15)
+    expect(banner).to_be_hidden(timeout=SHOWN_MS)
+
+    staff.get_by_role("tab", name="Pedidos").click()
+    card = board_card(staff, order["table_number"])
+    card.get_by_role("button", name="Reimprimir").click()
+    original, copy = wait_tickets(kitchen, 2)
+    assert copy.text[0] == "*** REIMPRESIÓN ***"
+    assert "2 x Ají de gallina" in copy.text and "2 x Ají de gallina" in original.text
+    expect(staff.locator("#announcer")).to_contain_text("enviado a imprimir: Cocina")
