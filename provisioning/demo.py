@@ -70,6 +70,11 @@ def run_demo(host: str, port: int, printer: str | None = None) -> None:
             f"    curl -X POST {api}/session -H 'Content-Type: application/json'"
             """ -d '{"customerName": "Carlos Rodriguez", "customerPhone": "+51912345678"}'"""
         )
+        click.echo(
+            "  the menu has modifiers (Lomo saltado: término and extras; Pisco sour: dulzor);"
+            " diners can call the waiter, ask for the bill and cancel a pending order"
+        )
+        click.echo(f"    curl -X GET {api}/menu")
         where = "this terminal (a pretend printer)" if pretend else f"{printer}"
         click.echo(f"  kitchen tickets (Cocina, Bar) print on {where} when staff confirm an order")
         click.echo("  Ctrl+C stops the demo.")
