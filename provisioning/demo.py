@@ -13,6 +13,7 @@ import click
 from edge.menu import import_menu, parse_menu
 from edge.settings import Settings
 from edge.store import Store
+from provisioning.listener import listen
 from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server import serve
 
@@ -41,7 +42,9 @@ async def prepare_demo(data_dir: Path, base_url: str) -> str:
 
 
 def run_demo(host: str, port: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="restai-edge-demo-") as tmp:
+    # Bound first: a taken port is one error line, before any banner or PIN is printed.
+    listener = listen(host, port)
+    with listener, tempfile.TemporaryDirectory(prefix="restai-edge-demo-") as tmp:
         data_dir = Path(tmp)
         shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
         base = f"http://{shown_host}:{port}"
@@ -60,4 +63,4 @@ def run_demo(host: str, port: int) -> None:
             """ -d '{"customerName": "Carlos Rodriguez", "customerPhone": "+51912345678"}'"""
         )
         click.echo("  Ctrl+C stops the demo.")
-        serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}))
+        serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}), listener)
