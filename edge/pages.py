@@ -97,9 +97,7 @@ def page(
     """A whole page. `realtime` names the Socket.IO client for common.js to load when the page
     first goes live (most first views, a join form or a PIN pad, never need it)."""
     body = render(template, **values)
-    tags = [
-        f'<script src="{html.escape(asset_url(script))}" defer></script>' for script in scripts
-    ]
+    tags = [f'<script src="{html.escape(asset_url(script))}" defer></script>' for script in scripts]
     if realtime:
         client = html.escape(asset_url(REALTIME_CLIENT))
         tags.insert(0, f'<meta name="restai-realtime-client" content="{client}">')
@@ -142,7 +140,7 @@ async def staff_page(request: Request) -> HTTPResponse:
     return page(
         "staff.html",
         f"Personal · {name}",
-        scripts=("js/common.js", "js/staff.js"),
+        scripts=("js/common.js", "js/modifiers.js", "js/staff_service.js", "js/staff.js"),
         realtime=True,
         branch_name=name,
     )
@@ -214,7 +212,7 @@ async def diner_page(request: Request, branch_slug: str, table_code: str) -> HTT
     return page(
         "diner.html",
         f"Mesa {table['number']} · {branch['name']}",
-        scripts=("js/common.js", "js/diner.js"),
+        scripts=("js/common.js", "js/modifiers.js", "js/diner_service.js", "js/diner.js"),
         realtime=True,
         branch_name=branch["name"],
         branch_slug=branch["slug"],

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from edge.file_modes import FileModeError, check_data_dir
+from edge.printing.printers import PrinterError
 from edge.secret_files import SecretError
 from edge.settings import Settings, SettingsError
 from edge.staff import StaffError
@@ -32,6 +33,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     DeviceBusy,
     FileModeError,
     ListenError,
+    PrinterError,
     ProvisionError,
     SecretError,
     SettingsError,
