@@ -104,8 +104,14 @@ def create_app(settings: Settings) -> EdgeApp:
     @app.before_server_start
     async def open_store(app: EdgeApp) -> None:
         await ctx.store.open()
-        await ctx.directory.load()
-        await ctx.live.load(ctx.store)
+        try:
+            await ctx.directory.load()
+            await ctx.live.load(ctx.store)
+        except BaseException:
+            # Sanic runs no stop listener after a failed start: an open store would be a thread
+            # that keeps the process alive with nothing listening.
+            await ctx.store.close()
+            raise
         if ctx.directory.branch is None:
             log.warning("No branch is provisioned in %s", settings.data_dir)
 
