@@ -151,10 +151,12 @@ def page(
     scripts: tuple[str, ...] = (),
     status: int = 200,
     realtime: bool = False,
+    description: str = "",
     **values: object,
 ) -> HTTPResponse:
     """A whole page. `realtime` names the Socket.IO client for common.js to load when the page
-    first goes live (most first views, a join form or a PIN pad, never need it)."""
+    first goes live (most first views, a join form or a PIN pad, never need it); `description`
+    is what a browser or a chat app shows under the link (the title if not given)."""
     body = render(template, **values)
     tags = [f'<script src="{html.escape(asset_url(script))}" defer></script>' for script in scripts]
     if realtime:
@@ -162,6 +164,7 @@ def page(
         tags.insert(0, f'<meta name="restai-realtime-client" content="{client}">')
     document = _template("layout.html").substitute(
         title=html.escape(title),
+        description=html.escape(description or title),
         stylesheet=html.escape(asset_url("css/app.css")),
         icon=html.escape(asset_url("img/icon.svg")),
         scripts="\n".join(tags),
@@ -201,6 +204,7 @@ async def staff_page(request: Request) -> HTTPResponse:
         f"Personal · {name}",
         scripts=("js/common.js", "js/modifiers.js", "js/staff_service.js", "js/staff.js"),
         realtime=True,
+        description=f"Panel del personal de {name}: solicitudes, mesas y pedidos.",
         branch_name=name,
     )
 
@@ -273,6 +277,7 @@ async def diner_page(request: Request, branch_slug: str, table_code: str) -> HTT
         f"Mesa {table['number']} · {branch['name']}",
         scripts=("js/common.js", "js/modifiers.js", "js/diner_service.js", "js/diner.js"),
         realtime=True,
+        description=f"Pide desde la mesa {table['number']} de {branch['name']}.",
         branch_name=branch["name"],
         branch_slug=branch["slug"],
         table_code=table["code"],

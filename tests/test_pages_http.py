@@ -82,6 +82,7 @@ def test_pages_forbid_inline_code_and_foreign_hosts(server: EdgeServer) -> None:
         assert all(script.get("src") for script in markup.scripts), f"{url}: inline <script>"
         assert all(asset.startswith("/") for asset in markup.assets), markup.assets
         assert '<html lang="es">' in answer.text
+        assert re.search(r'<meta name="description" content="[^"]{10,}">', answer.text), url
 
 
 def test_form_fields_carry_labels_and_the_api_names(server: EdgeServer) -> None:

@@ -755,19 +755,26 @@
   /* Tells the stylesheet how much of the screen's edges is stuck (the top bar and the chips
      while they stick, the cart bar while it shows), so focus and anchor scrolling stop short of
      it: a focused "Agregar" never ends up under a bar, whatever the text size. */
+  var barSizes = {};
+
   function fitBars() {
-    var root = document.documentElement.style;
     var stuck = function (node) {
       return !!node && node.getClientRects().length > 0 && getComputedStyle(node).position === "sticky";
     };
     var topbar = document.querySelector(".diner .topbar");
     var nav = document.querySelector(".category-nav");
-    var top = stuck(topbar) ? topbar.offsetHeight : 0;
-    root.setProperty("--topbar-stuck", top + "px");
-    if (stuck(nav)) top += nav.offsetHeight;
-    root.setProperty("--stuck-top", top + "px");
     var bar = $("cart-bar");
-    root.setProperty("--stuck-bottom", bar.hidden ? "0px" : bar.offsetHeight + "px");
+    var top = stuck(topbar) ? topbar.offsetHeight : 0;
+    setBar("--topbar-stuck", top);
+    setBar("--stuck-top", top + (stuck(nav) ? nav.offsetHeight : 0));
+    setBar("--stuck-bottom", bar.hidden ? 0 : bar.offsetHeight);
+  }
+
+  /* A property of the root restyles the whole page: set it only when it changes. */
+  function setBar(name, pixels) {
+    if (barSizes[name] === pixels) return;
+    barSizes[name] = pixels;
+    document.documentElement.style.setProperty(name, pixels + "px");
   }
 
   var toastTimer = null;
