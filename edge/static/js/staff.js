@@ -52,10 +52,11 @@
   // events to refreshes.
   var EVENT_REFRESHES = [
     ["session:", ["requests", "tables"]],
-    ["order:", ["orders", "tables"]]
+    ["order:", ["orders", "tables"]],
+    ["table:", ["service"]]
   ];
   // What a (re)connection or a polling tick reloads: everything an event could have changed.
-  var LIVE_LISTS = ["requests", "tables", "orders"];
+  var LIVE_LISTS = ["requests", "tables", "orders", "service"];
 
   var state = {
     auth: R.saved.get(AUTH_KEY),
@@ -217,6 +218,7 @@
     state.auth = null;
     state.knownRequests = null;
     state.knownOrders = null;
+    desk.stop();
     R.saved.remove(AUTH_KEY);
     if ($("table-dialog").open) $("table-dialog").close();
     R.show(["screen-login", "screen-app"], "screen-login");
@@ -236,6 +238,7 @@
     selectTab(staff.role === "kitchen" ? "orders" : "tables", false);
     R.focusHeading($("screen-app"));
     startLive();
+    desk.start();
     refresh(LIVE_LISTS);
     loadMenu();
     checkSync();
@@ -286,7 +289,10 @@
     requests: loadRequests,
     tables: loadTables,
     orders: loadOrders,
-    menu: loadMenu
+    menu: loadMenu,
+    service: function () {
+      if (state.auth) desk.load();
+    }
   });
 
   /* ---- tabs ---- */
@@ -575,6 +581,7 @@
             "li",
             {},
             el("span", {}, el("strong", { text: line.quantity + " × " }), line.name),
+            R.modifiers.lineNode(line.modifiers, state.currency),
             line.notes ? el("span", { className: "line-note", text: line.notes }) : null
           );
         })
@@ -940,6 +947,7 @@
     if (action === "toggle") toggleItem(id);
   });
 
+  var desk = R.serviceDesk({ call: call, can: can, beep: beep });
   if (state.auth) enterApp();
   else logout("");
 })();
