@@ -7,6 +7,7 @@ from typing import Any
 from edge.clock import iso
 from edge.store import Store
 from sync import outbox, state
+from sync.heartbeat import load_heartbeat
 
 
 def _iso_or_none(epoch: float | None) -> str | None:
@@ -22,6 +23,7 @@ async def sync_status(store: Store) -> dict[str, Any]:
     central_url = await store.fetch_value("SELECT central_url FROM branch LIMIT 1")
     queue = await outbox.queue_stats(store)
     current = await state.load_state(store)
+    heartbeat = await load_heartbeat(store)
     if not central_url:
         summary = "disabled"
     elif current.stopped is not None:
@@ -42,4 +44,7 @@ async def sync_status(store: Store) -> dict[str, Any]:
         "failures": current.failures,
         "next_attempt_at": _iso_or_none(current.next_attempt_at),
         "acknowledged_kept": queue.acknowledged_kept,
+        "heartbeat": heartbeat.view() if heartbeat else None,
+        # The device clock against the central's, from the last heartbeat that measured it.
+        "clock": heartbeat.clock_view() if heartbeat else None,
     }

@@ -6,6 +6,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from edge.api.responses import edge_ctx, ok
+from sync.catalog_status import catalog_health
 from sync.status import sync_status
 
 bp = Blueprint("health")
@@ -22,5 +23,6 @@ async def healthz(request: Request) -> HTTPResponse:
             "tables": len(ctx.directory.tables()),
             # Reading the sync state also proves the store answers.
             "sync": await sync_status(ctx.store),
+            "catalog": await catalog_health(ctx.store),
         }
     )
