@@ -173,6 +173,9 @@ class CatalogPuller:
                 None,
                 failure=f"central did not send the catalog within {self.timeouts.deadline:g} s",
             )
+        except httpx.ConnectError as exc:
+            detail = str(exc) or type(exc).__name__
+            return Fetched(None, failure=f"cannot reach central: {detail}"[:MESSAGE_MAX])
         except httpx.HTTPError as exc:
             detail = str(exc) or type(exc).__name__
             return Fetched(None, failure=f"catalog pull interrupted: {detail}"[:MESSAGE_MAX])
