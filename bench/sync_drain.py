@@ -127,7 +127,9 @@ def insert_backlog(db_path: Path, count: int) -> tuple[int, float]:
             sessions,
         )
         db.executemany(
-            "INSERT INTO outbox (session_id, payload, enqueued_at) VALUES (?, ?, ?)", rows
+            "INSERT INTO outbox (topic, session_id, payload, enqueued_at)"
+            " VALUES ('sessions', ?, ?, ?)",
+            rows,
         )
         db.execute("COMMIT")
         committed = time.time()

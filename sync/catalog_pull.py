@@ -22,13 +22,13 @@ import msgspec
 
 from edge.catalog import Catalog, CatalogError, apply_catalog, parse_catalog
 from edge.events import EventLog
+from edge.outbox import Problem
 from edge.store import Store, Transaction
 from sync import catalog_status as status
 from sync.backoff import full_jitter, retry_after_seconds
 from sync.catalog_status import PullState
 from sync.client import MESSAGE_MAX, Timeouts, Uplink, UplinkError, load_uplink
 from sync.images import ImageFetcher
-from sync.state import Problem
 
 log = logging.getLogger("restai_edge.catalog")
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from edge.catalog import catalog_state
 from edge.clock import iso, parse_iso
+from edge.outbox import Problem
 from edge.store import Store, Transaction
-from sync.state import Problem
 
 LAST_PULL = "last_pull"
 LAST_ERROR = "last_error"

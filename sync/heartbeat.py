@@ -3,13 +3,13 @@ its uploads are and which catalog it serves; the answer carries the central's cl
 
 A device clock more than two minutes off the central's is logged and shown to staff (the sync
 status the staff page reads): tokens expire, and pending requests lapse, by this clock.
-The outcome is kept in `sync_state` so `sync status` in another process sees it.
+The outcome is kept in the store (table `heartbeat`) so `sync status` in another process sees
+it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import shutil
 import time
@@ -28,7 +28,6 @@ from sync.client import MESSAGE_MAX, Timeouts, Uplink, UplinkError, error_messag
 
 log = logging.getLogger("restai_edge.sync")
 
-HEARTBEAT_KEY = "heartbeat"
 CLOCK_SKEW_LIMIT = 120.0
 
 
@@ -73,17 +72,28 @@ class HeartbeatState:
         }
 
 
+COLUMNS = "at, ok, status, message, clock_skew_s, skew_checked_at"
+
+
 async def load_heartbeat(store: Store) -> HeartbeatState | None:
-    value = await store.fetch_value("SELECT value FROM sync_state WHERE key = ?", (HEARTBEAT_KEY,))
-    return None if value is None else HeartbeatState(**json.loads(value))
+    row = await store.fetch_one(f"SELECT {COLUMNS} FROM heartbeat WHERE id = 1")
+    if row is None:
+        return None
+    return HeartbeatState(**{**row, "ok": bool(row["ok"])})
 
 
 async def _save(store: Store, state: HeartbeatState) -> None:
     async def work(tx: Transaction) -> None:
         await tx.execute(
-            "INSERT INTO sync_state (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (HEARTBEAT_KEY, json.dumps(state.__dict__)),
+            f"INSERT OR REPLACE INTO heartbeat (id, {COLUMNS}) VALUES (1, ?, ?, ?, ?, ?, ?)",
+            (
+                state.at,
+                int(state.ok),
+                state.status,
+                state.message,
+                state.clock_skew_s,
+                state.skew_checked_at,
+            ),
         )
 
     await store.transact(work)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge import outbox as topics
 from edge.clock import iso
 from edge.store import Store
-from sync import outbox, state
+from sync import outbox
 from sync.heartbeat import load_heartbeat
+from sync.outbox import SESSIONS
 
 
 def _iso_or_none(epoch: float | None) -> str | None:
@@ -22,7 +24,7 @@ async def sync_status(store: Store) -> dict[str, Any]:
     """
     central_url = await store.fetch_value("SELECT central_url FROM branch LIMIT 1")
     queue = await outbox.queue_stats(store)
-    current = await state.load_state(store)
+    current = await topics.load_state(store, SESSIONS)
     heartbeat = await load_heartbeat(store)
     if not central_url:
         summary = "disabled"
