@@ -12,10 +12,12 @@ from sanic.config import Config
 
 from edge import pages
 from edge.api import customer, health, media, menu, orders, staff, sync_status, table_service
+from edge.api import printers as printers_api
 from edge.branch import BranchDirectory
 from edge.context import EdgeContext
 from edge.errors import BadRequest, NotFound, render_error
 from edge.events import EventLog
+from edge.printing.worker import PrintService
 from edge.ratelimit import SlidingWindow
 from edge.realtime import EXPIRY_CHECK_SECONDS, attach_realtime
 from edge.scheduler import build_scheduler
@@ -83,6 +85,7 @@ def create_app(settings: Settings) -> EdgeApp:
         table_service.bp,
         sync_status.bp,
         media.bp,
+        printers_api.bp,
         pages.bp,
     )
     for blueprint in blueprints:
@@ -104,8 +107,14 @@ def create_app(settings: Settings) -> EdgeApp:
     @app.before_server_start
     async def open_store(app: EdgeApp) -> None:
         await ctx.store.open()
-        await ctx.directory.load()
-        await ctx.live.load(ctx.store)
+        try:
+            await ctx.directory.load()
+            await ctx.live.load(ctx.store)
+        except BaseException:
+            # Sanic runs no stop listener after a failed start: an open store would be a thread
+            # that keeps the process alive with nothing listening.
+            await ctx.store.close()
+            raise
         if ctx.directory.branch is None:
             log.warning("No branch is provisioned in %s", settings.data_dir)
 
@@ -121,6 +130,16 @@ def create_app(settings: Settings) -> EdgeApp:
     @app.before_server_stop
     async def stop_jobs(app: EdgeApp) -> None:
         await scheduler.stop()
+
+    print_service = PrintService(ctx)
+
+    @app.after_server_start
+    async def start_printing(app: EdgeApp) -> None:
+        print_service.start()
+
+    @app.before_server_stop
+    async def stop_printing(app: EdgeApp) -> None:
+        await print_service.stop()
 
     @app.after_server_stop
     async def close_store(app: EdgeApp) -> None:

@@ -28,6 +28,7 @@ from edge.errors import (
     SessionNotActive,
     ValidationError,
 )
+from edge.printing import jobs as kitchen_tickets
 from edge.store import Params, Row, Transaction
 
 ORDER_STATUSES = (
@@ -281,6 +282,7 @@ async def place_order(
         await _update_session_totals(tx, session_id)
         order = await _view(tx, order_id)
         await _record(ctx, tx, "order:new", branch_id, order)
+        await kitchen_tickets.order_changed(ctx, tx, order, previous=None)
         return Placed(order, replayed=False)
 
     return await ctx.store.transact(work)
@@ -326,6 +328,7 @@ async def _move(
         previousStatus=order["status"],
         **extra,
     )
+    await kitchen_tickets.order_changed(ctx, tx, updated, previous=order["status"])
     return updated
 
 

@@ -140,7 +140,7 @@ async def staff_page(request: Request) -> HTTPResponse:
     return page(
         "staff.html",
         f"Personal · {name}",
-        scripts=("js/common.js", "js/staff.js"),
+        scripts=("js/common.js", "js/modifiers.js", "js/staff_service.js", "js/staff.js"),
         realtime=True,
         branch_name=name,
     )
@@ -212,7 +212,7 @@ async def diner_page(request: Request, branch_slug: str, table_code: str) -> HTT
     return page(
         "diner.html",
         f"Mesa {table['number']} · {branch['name']}",
-        scripts=("js/common.js", "js/diner.js"),
+        scripts=("js/common.js", "js/modifiers.js", "js/diner_service.js", "js/diner.js"),
         realtime=True,
         branch_name=branch["name"],
         branch_slug=branch["slug"],

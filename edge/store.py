@@ -14,11 +14,12 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import aiosqlite
+
+from edge.store_check import check_store, create_store, store_uri
 
 log = logging.getLogger("restai_edge.store")
 
@@ -39,23 +40,19 @@ def _first(rows: Iterable[Any]) -> Row | None:
     return cast(Row | None, next(iter(rows), None))
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    found = []
-    for entry in resources.files("edge.migrations").iterdir():
-        if entry.name.endswith(".sql"):
-            number = int(entry.name.split("_", 1)[0])
-            found.append((number, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
-
-
 async def _connect(path: Path) -> aiosqlite.Connection:
     # isolation_level=None: transactions are begun explicitly, never implicitly by the driver.
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = _dict_row  # type: ignore[assignment]
-    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    # FULL: an answered write must survive the box losing power, not only a killed process.
-    await conn.execute("PRAGMA synchronous = FULL")
+    # mode=rw: a store is only ever created by `provision` (edge.store_check.create_store).
+    conn = await aiosqlite.connect(store_uri(path), uri=True, isolation_level=None)
+    try:
+        conn.row_factory = _dict_row  # type: ignore[assignment]
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        # FULL: an answered write must survive the box losing power, not only a killed process.
+        await conn.execute("PRAGMA synchronous = FULL")
+    except BaseException:
+        await conn.close()
+        raise
     return conn
 
 
@@ -104,20 +101,32 @@ class Transaction:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    """The device's store. `create=True` (only `provision`) makes the file if it is missing;
+    otherwise opening refuses anything `edge.store_check` would not serve."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = path
+        self.create = create
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._queue: list[_Job] = []
         self._committer: asyncio.Task[None] | None = None
 
     async def open(self) -> Store:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await _connect(self.path)
-        await self._writer.execute("PRAGMA journal_mode = WAL")
-        await self._migrate()
-        self._reader = await _connect(self.path)
+        await asyncio.to_thread(self._prepare)
+        try:
+            self._writer = await _connect(self.path)
+            self._reader = await _connect(self.path)
+        except BaseException:
+            # A connection left open is a thread that keeps the process alive.
+            await self.close()
+            raise
         return self
+
+    def _prepare(self) -> None:
+        if self.create and not self.path.exists():
+            create_store(self.path)
+        check_store(self.path, provisioning=self.create)
 
     async def close(self) -> None:
         for conn in (self._reader, self._writer):
@@ -130,32 +139,6 @@ class Store:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    async def _migrate(self) -> None:
-        assert self._writer is not None
-        await self._writer.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-            " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))"
-        )
-        async with self._writer.execute("SELECT version FROM schema_migrations") as cursor:
-            applied = {row["version"] for row in await cursor.fetchall()}  # type: ignore[index]
-        for version, name, sql in _migrations():
-            if version in applied:
-                continue
-            log.info("Applying migration %s", name)
-            # executescript cannot take parameters; version and name come from our own files.
-            script = (
-                f"BEGIN IMMEDIATE;\n{sql}\n;"
-                f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}');"
-                "COMMIT;"
-            )
-            try:
-                await self._writer.executescript(script)
-            except Exception:
-                if self._writer.in_transaction:
-                    await self._writer.execute("ROLLBACK")
-                raise
 
     async def transact(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
         """Run `work` in a write transaction and return its result once it is committed.

@@ -18,6 +18,7 @@
   // Polling stands in for realtime only while the socket is down.
   var POLL_MS = 5000;
   var SYNC_MS = 15000;
+  var PRINTERS_MS = 5000;
   var TIMES_MS = 20000;
   var ROLE_LABELS = { manager: "Gerente", waiter: "Mozo", kitchen: "Cocina", cashier: "Caja" };
   var TABLE_LABELS = { free: "Libre", pending: "Por aprobar", active: "Ocupada" };
@@ -52,10 +53,11 @@
   var EVENT_REFRESHES = [
     ["session:", ["requests", "tables"]],
     ["order:", ["orders", "tables"]],
+    ["table:", ["service"]],
     ["menu:", ["menu"]]
   ];
   // What a (re)connection or a polling tick reloads: everything an event could have changed.
-  var LIVE_LISTS = ["requests", "tables", "orders"];
+  var LIVE_LISTS = ["requests", "tables", "orders", "service"];
 
   var state = {
     auth: R.saved.get(AUTH_KEY),
@@ -72,6 +74,8 @@
     tab: "tables",
     live: null,
     syncEnabled: true,
+    // The kitchen printers (GET /api/printers): a down one shows a banner; any lets staff reprint.
+    printers: [],
     dialog: null,
     audio: null,
     timers: [],
@@ -215,6 +219,7 @@
     state.auth = null;
     state.knownRequests = null;
     state.knownOrders = null;
+    desk.stop();
     R.saved.remove(AUTH_KEY);
     if ($("table-dialog").open) $("table-dialog").close();
     R.show(["screen-login", "screen-app"], "screen-login");
@@ -234,11 +239,14 @@
     selectTab(staff.role === "kitchen" ? "orders" : "tables", false);
     R.focusHeading($("screen-app"));
     startLive();
+    desk.start();
     refresh(LIVE_LISTS);
     loadMenu();
     checkSync();
+    checkPrinters();
     state.timers.push(window.setInterval(poll, POLL_MS));
     state.timers.push(window.setInterval(checkSync, SYNC_MS));
+    state.timers.push(window.setInterval(checkPrinters, PRINTERS_MS));
     state.timers.push(
       window.setInterval(function () {
         R.refreshTimes($("screen-app"));
@@ -282,7 +290,10 @@
     requests: loadRequests,
     tables: loadTables,
     orders: loadOrders,
-    menu: loadMenu
+    menu: loadMenu,
+    service: function () {
+      if (state.auth) desk.load();
+    }
   });
 
   /* ---- tabs ---- */
@@ -545,6 +556,9 @@
       var armed = state.armed[order.id];
       steps.push(actionButton("cancel", armed ? "Confirmar cancelación" : "Cancelar", "ghost danger-text", state.busy[key]));
     }
+    if (state.printers.length && order.status !== "cancelled") {
+      steps.push(actionButton("print", "Reimprimir", "ghost", state.busy[key]));
+    }
     return el(
       "li",
       { className: "order-card status-" + order.status, "data-key": order.id },
@@ -568,6 +582,7 @@
             "li",
             {},
             el("span", {}, el("strong", { text: line.quantity + " × " }), line.name),
+            R.modifiers.lineNode(line.modifiers, state.currency),
             line.notes ? el("span", { className: "line-note", text: line.notes }) : null
           );
         })
@@ -581,6 +596,7 @@
   function orderAction(action, id) {
     var order = find(state.orders, id) || (state.dialog && find(state.dialog.orders, id));
     if (!order) return;
+    if (action === "print") return reprint(order);
     if (action === "cancel" && !state.armed[order.id]) {
       state.armed[order.id] = true;
       return renderOrders();
@@ -602,6 +618,52 @@
         R.announce("Pedido #" + order.order_number + ": " + STATUS_LABELS[status]);
       }
       refresh(["orders", "tables"]);
+    });
+  }
+
+  function reprint(order) {
+    change(
+      "order:" + order.id,
+      function () {
+        return call("POST", "/api/orders/" + encodeURIComponent(order.id) + "/print");
+      },
+      renderOrders
+    ).then(function (answer) {
+      if (answer && answer.ok) {
+        var names = answer.data.printers.map(function (printer) {
+          return printer.name;
+        });
+        R.announce("Pedido #" + order.order_number + " enviado a imprimir: " + names.join(", "));
+      }
+    });
+  }
+
+  /* ---- kitchen printers: a station that is down, and whether reprinting is offered ---- */
+
+  function checkPrinters() {
+    if (!state.auth) return;
+    call("GET", "/api/printers").then(function (answer) {
+      if (!answer.ok) return;
+      var had = state.printers.length;
+      state.printers = answer.data;
+      var down = answer.data.filter(function (printer) {
+        return printer.status === "down";
+      });
+      var banner = $("printer-banner");
+      if (down.length) {
+        R.setText(
+          banner,
+          "Impresora sin conexión: " +
+            down
+              .map(function (printer) {
+                return printer.name + " (" + plural(printer.queue_depth, "ticket", "tickets") + " en espera)";
+              })
+              .join(", ") +
+            ". Revisa que esté encendida, conectada y con papel; los tickets se imprimirán solos al volver."
+        );
+      }
+      banner.hidden = !down.length;
+      if (!had !== !state.printers.length) renderOrders();
     });
   }
 
@@ -905,6 +967,7 @@
     if (action === "toggle") toggleItem(id);
   });
 
+  var desk = R.serviceDesk({ call: call, can: can, beep: beep });
   if (state.auth) enterApp();
   else logout("");
 })();
