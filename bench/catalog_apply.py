@@ -215,6 +215,23 @@ def run(items: int = 2000, groups: int = 200) -> dict[str, Any]:
     }
 
 
+def rows(figures: dict[str, Any]) -> list[str]:
+    """The lines of `python -m bench`'s table (none for a run without this benchmark)."""
+    if not figures:
+        return []
+    first, update = figures["apply_first"], figures["apply_update"]
+    worst = max(figures["served"], key=lambda entry: entry["check_session_during_pull"]["p99_ms"])
+    during, quiet = worst["check_session_during_pull"], worst["check_session_quiet"]
+    met = "yes" if figures["met"] else "NO"
+    return [
+        f"| catalog apply, {figures['items']:,} items / {figures['modifier_groups']} groups"
+        f" | first {first['total_s']:.2f} s, update {update['total_s']:.2f} s | - | - | < 2 s"
+        f" | {met} |",
+        f"| check-session during a catalog pull | p50 {during['p50_ms']} ms, p99"
+        f" {during['p99_ms']} ms | quiet p99 {quiet['p99_ms']} ms | - | - | - |",
+    ]
+
+
 def report(figures: dict[str, Any]) -> None:
     print(
         f"catalog: {figures['items']} items, {figures['modifier_groups']} modifier groups,"
