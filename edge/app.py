@@ -70,7 +70,8 @@ def build_context(settings: Settings) -> EdgeContext:
 def create_app(settings: Settings) -> EdgeApp:
     ctx = build_context(settings)
     # msgspec encodes our answers several times faster than the standard library.
-    app: EdgeApp = Sanic(APP_NAME, ctx=ctx, dumps=msgspec.json.encode)
+    # configure_logging=False: Sanic's loggers go through edge.logs like every other library's.
+    app: EdgeApp = Sanic(APP_NAME, ctx=ctx, dumps=msgspec.json.encode, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.error_handler.add(Exception, render_error)
@@ -144,5 +145,6 @@ def create_app(settings: Settings) -> EdgeApp:
     @app.after_server_stop
     async def close_store(app: EdgeApp) -> None:
         await ctx.store.close()
+        log.info("RestAI Edge stopped")
 
     return app

@@ -506,6 +506,7 @@
     var totals = cartTotals();
     $("cart-bar").hidden = totals.count === 0;
     document.body.classList.toggle("has-cart", totals.count > 0);
+    fitBars();
     $("cart-count").textContent = String(totals.count);
     $("cart-total").textContent = R.money(totals.total, currency());
     $("cart-subtotal").textContent = R.money(totals.subtotal, currency());
@@ -757,6 +758,24 @@
     );
   }
 
+  /* Tells the stylesheet how much of the screen's edges is stuck (the top bar and the chips
+     while they stick, the cart bar while it shows), so focus and anchor scrolling stop short of
+     it: a focused "Agregar" never ends up under a bar, whatever the text size. */
+  function fitBars() {
+    var root = document.documentElement.style;
+    var stuck = function (node) {
+      return !!node && node.getClientRects().length > 0 && getComputedStyle(node).position === "sticky";
+    };
+    var topbar = document.querySelector(".diner .topbar");
+    var nav = document.querySelector(".category-nav");
+    var top = stuck(topbar) ? topbar.offsetHeight : 0;
+    root.setProperty("--topbar-stuck", top + "px");
+    if (stuck(nav)) top += nav.offsetHeight;
+    root.setProperty("--stuck-top", top + "px");
+    var bar = $("cart-bar");
+    root.setProperty("--stuck-bottom", bar.hidden ? "0px" : bar.offsetHeight + "px");
+  }
+
   var toastTimer = null;
   /* Shown for the eyes, spoken through the announcer (the toast itself is aria-hidden). */
   function toast(text) {
@@ -823,5 +842,18 @@
     gone: resume
   });
   window.setInterval(tick, TICK_MS);
+  window.addEventListener("resize", fitBars);
+  // Browsers leave a half-visible chip as it is when it gets focus: show all of it.
+  $("category-nav").addEventListener("focusin", function (event) {
+    event.target.scrollIntoView({ block: "nearest", inline: "nearest" });
+  });
+  if (window.ResizeObserver) {
+    var bars = new ResizeObserver(fitBars);
+    [document.querySelector(".diner .topbar"), document.querySelector(".category-nav"), $("cart-bar")].forEach(
+      function (node) {
+        bars.observe(node);
+      }
+    );
+  }
   resume();
 })();
