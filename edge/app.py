@@ -11,7 +11,7 @@ from sanic import Request, Sanic
 from sanic.config import Config
 
 from edge import pages
-from edge.api import customer, health, menu, orders, staff, sync_status, table_service
+from edge.api import customer, health, media, menu, orders, staff, sync_status, table_service
 from edge.api import printers as printers_api
 from edge.branch import BranchDirectory
 from edge.context import EdgeContext
@@ -25,6 +25,7 @@ from edge.secret_files import JWT_SECRET, PIN_KEY, read_secret
 from edge.settings import Settings
 from edge.store import Store
 from edge.tokens import TokenService
+from sync.catalog_service import CatalogService
 from sync.service import SyncService
 
 log = logging.getLogger("restai_edge")
@@ -69,7 +70,8 @@ def build_context(settings: Settings) -> EdgeContext:
 def create_app(settings: Settings) -> EdgeApp:
     ctx = build_context(settings)
     # msgspec encodes our answers several times faster than the standard library.
-    app: EdgeApp = Sanic(APP_NAME, ctx=ctx, dumps=msgspec.json.encode)
+    # configure_logging=False: Sanic's loggers go through edge.logs like every other library's.
+    app: EdgeApp = Sanic(APP_NAME, ctx=ctx, dumps=msgspec.json.encode, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.error_handler.add(Exception, render_error)
@@ -83,6 +85,7 @@ def create_app(settings: Settings) -> EdgeApp:
         orders.bp,
         table_service.bp,
         sync_status.bp,
+        media.bp,
         printers_api.bp,
         pages.bp,
     )
@@ -100,6 +103,7 @@ def create_app(settings: Settings) -> EdgeApp:
         max_instances=1,
     )
     SyncService(ctx).schedule(scheduler)
+    CatalogService(ctx).schedule(scheduler)
 
     @app.before_server_start
     async def open_store(app: EdgeApp) -> None:
@@ -141,5 +145,6 @@ def create_app(settings: Settings) -> EdgeApp:
     @app.after_server_stop
     async def close_store(app: EdgeApp) -> None:
         await ctx.store.close()
+        log.info("RestAI Edge stopped")
 
     return app

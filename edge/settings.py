@@ -103,12 +103,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("staff_token_ttl", _positive_int, "43200", "Lifetime of staff tokens, seconds"),
     Setting("sync_interval", _positive_int, "15", "Seconds between upstream sync passes"),
     Setting("sync_backoff_cap", _positive_int, "300", "Longest wait between failed syncs, seconds"),
+    Setting("catalog_interval", _positive_int, "60", "Seconds between catalog pulls"),
     Setting("sync_retention", _positive_int, "604800", "Seconds acknowledged outbox rows are kept"),
     Setting(
         "event_retention", _positive_int, "900", "Seconds realtime events are kept for catch-up"
     ),
     Setting("print_timeout", _positive_int, "10", "Seconds one attempt to print a ticket may take"),
     Setting("print_retry_cap", _positive_int, "30", "Longest wait between failed prints, seconds"),
+    Setting(
+        "maintenance_interval",
+        _positive_int,
+        "10",
+        "Seconds between store upkeep runs (WAL cut when idle, free-space probe on a full disk)",
+    ),
     Setting("access_log", parse_bool, "false", "Log every HTTP request"),
     Setting("log_level", _log_level, "INFO", "Logging level"),
 )
@@ -124,10 +131,12 @@ class Settings:
     staff_token_ttl: int
     sync_interval: int
     sync_backoff_cap: int
+    catalog_interval: int
     sync_retention: int
     event_retention: int
     print_timeout: int
     print_retry_cap: int
+    maintenance_interval: int
     access_log: bool
     log_level: str
 

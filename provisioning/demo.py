@@ -13,7 +13,7 @@ import click
 from edge.catalog import apply_catalog, file_version, parse_menu_document
 from edge.settings import Settings
 from edge.store import Store
-from provisioning import demo_printers
+from provisioning import demo_central, demo_printers
 from provisioning.listener import listen
 from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server import serve
@@ -24,9 +24,13 @@ DEMO_TABLES = 20
 
 
 async def prepare_demo(
-    data_dir: Path, base_url: str, printer: tuple[str, int] | None = None
+    data_dir: Path,
+    base_url: str,
+    printer: tuple[str, int] | None = None,
+    central: tuple[str, str] | None = None,
 ) -> str:
-    """Provision the demo branch, its manager and its menu; returns the manager's PIN."""
+    """Provision the demo branch, its manager and its menu (and the URL and device token of its
+    central, when given); returns the manager's PIN."""
     pin = f"{secrets.randbelow(10**6):06d}"
     await provision_with_staff(
         data_dir,
@@ -35,6 +39,8 @@ async def prepare_demo(
             branch_name=DEMO_NAME,
             tables=DEMO_TABLES,
             base_url=base_url,
+            central_url=central[0] if central else None,
+            device_token=central[1] if central else None,
         ),
         [("Demo Manager", "manager", pin)],
     )
@@ -55,11 +61,15 @@ def run_demo(host: str, port: int, printer: str | None = None) -> None:
     pretend = None if address else demo_printers.pretend_printer()
     if pretend is not None:
         address = (pretend.host, pretend.port)
-    with listener, tempfile.TemporaryDirectory(prefix="restai-edge-demo-") as tmp:
+    with (
+        listener,
+        tempfile.TemporaryDirectory(prefix="restai-edge-demo-") as tmp,
+        demo_central.running() as central,
+    ):
         data_dir = Path(tmp)
         shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
         base = f"http://{shown_host}:{port}"
-        pin = asyncio.run(prepare_demo(data_dir, base, address))
+        pin = asyncio.run(prepare_demo(data_dir, base, address, (central.url, central.token)))
         api = f"{base}/api/customer/{DEMO_SLUG}/{DEMO_SLUG}-15"
         click.echo(f"RestAI Edge demo: branch {DEMO_SLUG} ({DEMO_NAME}), {DEMO_TABLES} tables")
         click.echo(f"  data dir (deleted on exit): {data_dir}")
@@ -80,9 +90,12 @@ def run_demo(host: str, port: int, printer: str | None = None) -> None:
         click.echo(f"    curl -X GET {api}/menu")
         where = "this terminal (a pretend printer)" if pretend else f"{printer}"
         click.echo(f"  kitchen tickets (Cocina, Bar) print on {where} when staff confirm an order")
+        demo_central.explain(central, data_dir)
         click.echo("  Ctrl+C stops the demo.")
+        flags = {"data_dir": data_dir, "host": host, "port": port}
+        flags["catalog_interval"] = demo_central.DEMO_CATALOG_INTERVAL
         try:
-            serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}), listener)
+            serve(Settings.resolve(flags), listener)
         finally:
             if pretend is not None:
                 pretend.stop()

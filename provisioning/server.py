@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edge.app import create_app
 from edge.file_modes import check_data_dir
+from edge.logs import configure_logging
 from edge.settings import Settings
 from edge.store_check import check_store
 from provisioning.device_lock import device_lock
@@ -22,19 +23,9 @@ from provisioning.listener import listen
 log = logging.getLogger("restai_edge")
 
 
-def configure_logging(level: str) -> None:
-    root = logging.getLogger("restai_edge")
-    root.setLevel(level)
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-        root.propagate = False
-
-
 def serve(settings: Settings, listener: socket.socket | None = None) -> None:
     """Serve until stopped. One process: rooms, rate limits and the single writer live in it."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, access_log=settings.access_log)
     data_dir: Path = settings.data_dir
     check_data_dir(data_dir)
     # Held while serving, so `restore` and a second `serve` see the device is in use.
