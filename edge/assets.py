@@ -1,7 +1,8 @@
 """The pages' static files, held in memory ready to send: as they are, and gzip and brotli forms.
 
 Phones on a crowded restaurant Wi-Fi pay for every byte, so each text file is compressed once,
-when the server starts (`compress_all`), and a request only picks bytes by its Accept-Encoding.
+as the server starts (`compress_all`, in a worker thread: brotli and zlib release the GIL), and a
+request only picks bytes by its Accept-Encoding.
 Every file is named by a hash of what is served (`?v=`), and stylesheets get the same versioned
 URL for whatever they reference (the brand icon), so nothing a page uses is fetched twice.
 
@@ -15,6 +16,7 @@ import gzip
 import hashlib
 import posixpath
 import re
+import threading
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
@@ -86,13 +88,9 @@ class Asset:
 
     def body_for(self, encoding: str | None) -> tuple[bytes, str | None]:
         """The bytes to send for a client that accepts `encoding`, and their encoding."""
-        if encoding is None or not self.compressible:
-            return self.body, None
-        if encoding not in self.variants:
-            self.variants[encoding] = compress(self.body, encoding)
-        packed = self.variants[encoding]
+        packed = self.variants.get(encoding) if encoding else None
         # A form that saves too little is not worth the client's decompression.
-        if len(packed) > len(self.body) * 0.9:
+        if packed is None or len(packed) > len(self.body) * 0.9:
             return self.body, None
         return packed, encoding
 
@@ -105,6 +103,8 @@ class AssetTable:
 
     def __init__(self, root: Path) -> None:
         self._assets: dict[str, Asset] = {}
+        self._compressing = threading.Lock()
+        self.compressed = False
         files = sorted(path for path in root.rglob("*") if path.is_file())
         visible = [path for path in files if not path.name.startswith(".")]
         # Stylesheets last: they name the others by their versioned URLs.
@@ -132,9 +132,15 @@ class AssetTable:
         return f"{path}?v={self._assets[path].digest}"
 
     def compress_all(self) -> None:
-        for asset in self._assets.values():
-            for encoding in ENCODINGS:
-                asset.body_for(encoding)
+        """Makes every compressed form; callers that come meanwhile wait for the first one."""
+        with self._compressing:
+            if self.compressed:
+                return
+            for asset in self._assets.values():
+                if asset.compressible:
+                    for encoding in ENCODINGS:
+                        asset.variants[encoding] = compress(asset.body, encoding)
+            self.compressed = True
 
     def _version_references(self, name: str, css: bytes) -> bytes:
         def versioned(match: re.Match[str]) -> str:

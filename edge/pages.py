@@ -71,15 +71,23 @@ def asset_url(path: str) -> str:
     return f"{ASSET_PREFIX}/{assets().version(path)}"
 
 
-@bp.before_server_start
+@bp.after_server_start
 async def compress_assets(app: Sanic) -> None:
-    """Made once at start, off the event loop: requests then only pick bytes."""
-    await asyncio.get_running_loop().run_in_executor(None, assets().compress_all)
+    """Made once as the server starts, off the event loop and without holding up readiness (the
+    API answers at once); the first asset requests wait for it."""
+    app.add_task(_compressed_assets(), name="compress-assets")
+
+
+async def _compressed_assets() -> AssetTable:
+    table = assets()
+    if not table.compressed:
+        await asyncio.get_running_loop().run_in_executor(None, table.compress_all)
+    return table
 
 
 @bp.route(f"{ASSET_PREFIX}/<path:path>", methods=("GET", "HEAD"), name="assets")
 async def asset(request: Request, path: str) -> HTTPResponse:
-    found = assets().get(path)
+    found = (await _compressed_assets()).get(path)
     if found is None:
         raise NotFound()
     body, encoding = found.body_for(negotiate(request.headers.get("accept-encoding", "")))

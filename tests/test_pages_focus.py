@@ -161,3 +161,24 @@ def test_polling_without_realtime_keeps_the_focus_too(
     expect(request_card(staff, table_number(second))).to_be_visible(timeout=POLL_MS)
     expect(table_card(staff, table_number(second))).to_contain_text("Por aprobar")
     keeps_focus(staff, "a polling tick")
+
+
+def test_deciding_from_a_table_brings_the_focus_back_to_its_card(
+    menu_server: EdgeServer, open_page: Opener
+) -> None:
+    server = menu_server
+    code = server.table_code()
+    open_session(server, code, "Gina Rios")
+    staff = open_page(server, TABLET)
+    staff_login(staff, server)
+    card = table_card(staff, table_number(code))
+    expect(card).to_contain_text("Por aprobar")
+    card.focus()
+    remember_focus(staff)
+    staff.keyboard.press("Enter")
+    dialog = staff.get_by_role("dialog")
+    dialog.get_by_role("button", name="Aprobar").focus()
+    staff.keyboard.press("Enter")
+    expect(dialog).to_be_hidden(timeout=LIVE_MS)
+    expect(card).to_contain_text("Ocupada", timeout=LIVE_MS)
+    keeps_focus(staff, "approving from the table's detail")
