@@ -4,7 +4,11 @@ A bare Sanic app, one process like the device, with no store reads (`GET`) and w
 aiosqlite INSERT + commit in WAL and one JWT signature (`POST`). The benchmark reports the device
 as a ratio of these figures measured in the same run.
 
-    python -m bench.baseline --db PATH --port P
+`--synchronous` picks the commit's durability: FULL fsyncs every commit, as an answered write on
+the device must be on disk; NORMAL fsyncs only at checkpoints, so it shows what the same requests
+cost with no fsync in the way, the hardest ceiling for a group-committing writer.
+
+    python -m bench.baseline --db PATH --port P [--synchronous FULL|NORMAL]
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ SESSION_STATUS = {
 }
 
 
-def create_app(db_path: str) -> Sanic:
+def create_app(db_path: str, synchronous: str = "FULL") -> Sanic:
     app = Sanic("restai_bench_baseline")
     app.config.REQUEST_MAX_SIZE = 64 * 1024
 
@@ -47,7 +51,7 @@ def create_app(db_path: str) -> Sanic:
     async def open_db(app: Sanic) -> None:
         conn = await aiosqlite.connect(db_path, isolation_level=None)
         await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute(f"PRAGMA synchronous = {synchronous}")
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, table_code TEXT,"
             " customer_name TEXT, started_at TEXT)"
@@ -92,8 +96,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL")
     args = parser.parse_args()
-    create_app(args.db).run(
+    create_app(args.db, args.synchronous).run(
         host="127.0.0.1", port=args.port, single_process=True, access_log=False, motd=False
     )
 
