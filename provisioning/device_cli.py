@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +135,31 @@ def _is_pdf(out: Path) -> bool:
     return out.suffix.lower() == ".pdf"
 
 
+# A line this often when the output is not a terminal (a log, a pipe): enough to see it move.
+PROGRESS_EVERY_S = 3.0
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Any]:
+    """A progress bar on a terminal; elsewhere, where click's bar stays silent until the end, a
+    line every few seconds."""
+    if sys.stderr.isatty():
+        with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+            yield bar.update
+        return
+    done, last = 0, time.monotonic()
+    click.echo(f"{label}: 0/{total:,}", err=True)
+
+    def update(count: int) -> None:
+        nonlocal done, last
+        done += count
+        if time.monotonic() - last >= PROGRESS_EVERY_S or done == total:
+            last = time.monotonic()
+            click.echo(f"{label}: {done:,}/{total:,} ({done * 100 // total}%)", err=True)
+
+    yield update
+
+
 @click.command("qr")
 @click.option(
     "--out",
@@ -141,8 +169,11 @@ def _is_pdf(out: Path) -> bool:
 )
 @click.option("--tables", "selection", metavar="RANGES", help="e.g. 1-5,9 [default: all]")
 @click.option("--base-url", help="Base of the URL in the codes [default: the branch's]")
+@click.option("--force", is_flag=True, help="Overwrite FILE.pdf if it exists")
 @pass_obj
-def qr_command(obj: Obj, out: Path, selection: str | None, base_url: str | None) -> None:
+def qr_command(
+    obj: Obj, out: Path, selection: str | None, base_url: str | None, force: bool
+) -> None:
     """Print table QR codes: an A4 sheet of cut-out cards, or one PNG and SVG per table."""
     if base_url is not None:
         try:
@@ -155,13 +186,21 @@ def qr_command(obj: Obj, out: Path, selection: str | None, base_url: str | None)
         raise click.ClickException(
             f"--out {out} is an existing file: give FILE.pdf for a sheet or a directory"
         )
+    if not _is_pdf(out) and not out.exists() and out.suffix:
+        # `--out qr.png` would otherwise become a directory named qr.png.
+        raise click.ClickException(
+            f"--out {out} looks like a file name: give FILE.pdf for a sheet, or a directory"
+            " (without an extension) for one PNG and one SVG per table"
+        )
+    if _is_pdf(out) and out.exists() and not force:
+        raise click.ClickException(f"--out {out} exists: use --force to overwrite it")
     branch, tables = run(qr_tables(obj.provisioned_store(), selection, base_url))
-    with click.progressbar(length=len(tables), label="Drawing QR codes", file=sys.stderr) as bar:
+    with _progress(len(tables), "Drawing QR codes") as update:
         if _is_pdf(out):
-            pages = write_pdf_sheet(tables, branch["name"], out, progress=bar.update)
+            pages = write_pdf_sheet(tables, branch["name"], out, progress=update)
             what = f"{pages} page{'' if pages == 1 else 's'}"
         else:
-            files = write_table_files(tables, branch["name"], out, progress=bar.update)
+            files = write_table_files(tables, branch["name"], out, progress=update)
             what = f"{len(files)} files"
     click.echo(f"Wrote {len(tables)} table QR codes ({what}) to {out}")
     click.echo(
