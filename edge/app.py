@@ -11,11 +11,13 @@ from sanic import Request, Sanic
 from sanic.config import Config
 
 from edge import pages
-from edge.api import customer, health, menu, orders, staff, sync_status
+from edge.api import customer, health, menu, orders, staff, sync_status, table_service
+from edge.api import printers as printers_api
 from edge.branch import BranchDirectory
 from edge.context import EdgeContext
 from edge.errors import BadRequest, NotFound, render_error
 from edge.events import EventLog
+from edge.printing.worker import PrintService
 from edge.ratelimit import SlidingWindow
 from edge.realtime import EXPIRY_CHECK_SECONDS, attach_realtime
 from edge.scheduler import build_scheduler
@@ -67,13 +69,24 @@ def build_context(settings: Settings) -> EdgeContext:
 def create_app(settings: Settings) -> EdgeApp:
     ctx = build_context(settings)
     # msgspec encodes our answers several times faster than the standard library.
-    app: EdgeApp = Sanic(APP_NAME, ctx=ctx, dumps=msgspec.json.encode)
+    # configure_logging=False: Sanic's loggers go through edge.logs like every other library's.
+    app: EdgeApp = Sanic(APP_NAME, ctx=ctx, dumps=msgspec.json.encode, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.error_handler.add(Exception, render_error)
     app.on_request(refuse_malformed_requests)
 
-    blueprints = (health.bp, customer.bp, staff.bp, menu.bp, orders.bp, sync_status.bp, pages.bp)
+    blueprints = (
+        health.bp,
+        customer.bp,
+        staff.bp,
+        menu.bp,
+        orders.bp,
+        table_service.bp,
+        sync_status.bp,
+        printers_api.bp,
+        pages.bp,
+    )
     for blueprint in blueprints:
         app.blueprint(blueprint)
 
@@ -92,8 +105,14 @@ def create_app(settings: Settings) -> EdgeApp:
     @app.before_server_start
     async def open_store(app: EdgeApp) -> None:
         await ctx.store.open()
-        await ctx.directory.load()
-        await ctx.live.load(ctx.store)
+        try:
+            await ctx.directory.load()
+            await ctx.live.load(ctx.store)
+        except BaseException:
+            # Sanic runs no stop listener after a failed start: an open store would be a thread
+            # that keeps the process alive with nothing listening.
+            await ctx.store.close()
+            raise
         if ctx.directory.branch is None:
             log.warning("No branch is provisioned in %s", settings.data_dir)
 
@@ -110,8 +129,19 @@ def create_app(settings: Settings) -> EdgeApp:
     async def stop_jobs(app: EdgeApp) -> None:
         await scheduler.stop()
 
+    print_service = PrintService(ctx)
+
+    @app.after_server_start
+    async def start_printing(app: EdgeApp) -> None:
+        print_service.start()
+
+    @app.before_server_stop
+    async def stop_printing(app: EdgeApp) -> None:
+        await print_service.stop()
+
     @app.after_server_stop
     async def close_store(app: EdgeApp) -> None:
         await ctx.store.close()
+        log.info("RestAI Edge stopped")
 
     return app

@@ -39,10 +39,17 @@ def _ttl(value: Any) -> int:
     return number
 
 
+def _print_on(value: Any) -> str:
+    if value not in ("new", "confirmed"):
+        raise ValueError("expected new or confirmed")
+    return str(value)
+
+
 BRANCH_SETTINGS: tuple[Setting, ...] = (
     Setting("auto_approve", parse_bool, False, "Sessions start active, no approval"),
     Setting("join_policy", _join_policy, "open", "open: diners may join an active table"),
     Setting("pending_ttl", _ttl, 600, "Seconds a request waits before it expires"),
+    Setting("print_on", _print_on, "confirmed", "Tickets print when staff confirm (or: new)"),
 )
 BRANCH_SETTINGS_BY_NAME = {setting.name: setting for setting in BRANCH_SETTINGS}
 
@@ -52,6 +59,7 @@ class BranchSettings:
     auto_approve: bool = False
     join_policy: str = "open"
     pending_ttl: int = 600
+    print_on: str = "confirmed"
 
 
 def parse_branch_setting(name: str, raw: Any) -> Any:

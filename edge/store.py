@@ -24,11 +24,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import aiosqlite
+
+from edge.store_check import check_store, create_store, store_uri
 
 log = logging.getLogger("restai_edge.store")
 
@@ -48,25 +49,21 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
     return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    found = []
-    for entry in resources.files("edge.migrations").iterdir():
-        if entry.name.endswith(".sql"):
-            number = int(entry.name.split("_", 1)[0])
-            found.append((number, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
-
-
 def _open_connection(path: Path) -> sqlite3.Connection:
     # isolation_level=None: transactions are begun explicitly, never implicitly by the driver.
+    # mode=rw: a store is only ever created by `provision` (edge.store_check.create_store).
     # check_same_thread=False: the writer is used from the loop and from its own thread, never
     # from both at once (the single writer awaits every trip to its thread).
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.row_factory = _dict_row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    # FULL: an answered write must survive the box losing power, not only a killed process.
-    conn.execute("PRAGMA synchronous = FULL")
+    conn = sqlite3.connect(store_uri(path), uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        conn.row_factory = _dict_row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # FULL: an answered write must survive the box losing power, not only a killed process.
+        conn.execute("PRAGMA synchronous = FULL")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -156,8 +153,12 @@ class Transaction:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    """The device's store. `create=True` (only `provision`) makes the file if it is missing;
+    otherwise opening refuses anything `edge.store_check` would not serve."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = path
+        self.create = create
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         # The writer's own thread: what may wait (the lock, the fsync) waits here, not on the loop.
@@ -166,16 +167,24 @@ class Store:
         self._committer: asyncio.Task[None] | None = None
 
     async def open(self) -> Store:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
-        self._writer = await self._on_writer_thread(_open_connection, self.path)
-        await self._on_writer_thread(_run, self._writer, "PRAGMA journal_mode = WAL")
-        await self._on_writer_thread(self._migrate)
-        # From here on a statement run on the loop must fail at once rather than wait for a lock;
-        # only `_begin_waiting`, on the writer's thread, waits.
-        _run(self._writer, "PRAGMA busy_timeout = 0")
-        self._reader = await _connect(self.path)
+        await asyncio.to_thread(self._prepare)
+        try:
+            self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
+            self._writer = await self._on_writer_thread(_open_connection, self.path)
+            # A statement run on the loop must fail at once rather than wait for a lock; only
+            # `_begin_waiting`, on the writer's thread, waits.
+            _run(self._writer, "PRAGMA busy_timeout = 0")
+            self._reader = await _connect(self.path)
+        except BaseException:
+            # A connection left open is a thread that keeps the process alive.
+            await self.close()
+            raise
         return self
+
+    def _prepare(self) -> None:
+        if self.create and not self.path.exists():
+            create_store(self.path)
+        check_store(self.path, provisioning=self.create)
 
     async def close(self) -> None:
         # Work already queued is committed first: its callers are still waiting for an answer.
@@ -205,32 +214,6 @@ class Store:
         except asyncio.CancelledError:
             await asyncio.wait([future])
             raise
-
-    def _migrate(self) -> None:
-        conn = self._writer
-        assert conn is not None
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-            " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))"
-        )
-        applied = {row["version"] for row in conn.execute("SELECT version FROM schema_migrations")}
-        for version, name, sql in _migrations():
-            if version in applied:
-                continue
-            log.info("Applying migration %s", name)
-            # executescript cannot take parameters; version and name come from our own files.
-            script = (
-                f"BEGIN IMMEDIATE;\n{sql}\n;"
-                f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}');"
-                "COMMIT;"
-            )
-            try:
-                conn.executescript(script)
-            except Exception:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
 
     async def transact(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
         """Run `work` in a write transaction and return its result once it is committed.

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import click
 
-from edge.menu import import_menu, parse_menu
+from edge.catalog import apply_catalog, file_version, parse_menu_document
 from edge.settings import Settings
 from edge.store import Store
+from provisioning import demo_printers
+from provisioning.listener import listen
 from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server import serve
 
@@ -21,7 +23,9 @@ DEMO_NAME = "Downtown Lima"
 DEMO_TABLES = 20
 
 
-async def prepare_demo(data_dir: Path, base_url: str) -> str:
+async def prepare_demo(
+    data_dir: Path, base_url: str, printer: tuple[str, int] | None = None
+) -> str:
     """Provision the demo branch, its manager and its menu; returns the manager's PIN."""
     pin = f"{secrets.randbelow(10**6):06d}"
     await provision_with_staff(
@@ -36,16 +40,26 @@ async def prepare_demo(data_dir: Path, base_url: str) -> str:
     )
     async with Store(data_dir / "edge.db") as store:
         menu = resources.files("provisioning").joinpath("demo_menu.json").read_bytes()
-        await import_menu(store, parse_menu(menu))
+        await apply_catalog(
+            store, parse_menu_document(menu), source="file", version=file_version(menu)
+        )
+        if printer is not None:
+            await demo_printers.add_stations(store, *printer)
     return pin
 
 
-def run_demo(host: str, port: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="restai-edge-demo-") as tmp:
+def run_demo(host: str, port: int, printer: str | None = None) -> None:
+    address = demo_printers.parse_address(printer) if printer else None
+    # Bound first: a taken port is one error line, before any banner or PIN is printed.
+    listener = listen(host, port)
+    pretend = None if address else demo_printers.pretend_printer()
+    if pretend is not None:
+        address = (pretend.host, pretend.port)
+    with listener, tempfile.TemporaryDirectory(prefix="restai-edge-demo-") as tmp:
         data_dir = Path(tmp)
         shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
         base = f"http://{shown_host}:{port}"
-        pin = asyncio.run(prepare_demo(data_dir, base))
+        pin = asyncio.run(prepare_demo(data_dir, base, address))
         api = f"{base}/api/customer/{DEMO_SLUG}/{DEMO_SLUG}-15"
         click.echo(f"RestAI Edge demo: branch {DEMO_SLUG} ({DEMO_NAME}), {DEMO_TABLES} tables")
         click.echo(f"  data dir (deleted on exit): {data_dir}")
@@ -59,5 +73,16 @@ def run_demo(host: str, port: int) -> None:
             f"    curl -X POST {api}/session -H 'Content-Type: application/json'"
             """ -d '{"customerName": "Carlos Rodriguez", "customerPhone": "+51912345678"}'"""
         )
+        click.echo(
+            "  the menu has modifiers (Lomo saltado: término and extras; Pisco sour: dulzor);"
+            " diners can call the waiter, ask for the bill and cancel a pending order"
+        )
+        click.echo(f"    curl -X GET {api}/menu")
+        where = "this terminal (a pretend printer)" if pretend else f"{printer}"
+        click.echo(f"  kitchen tickets (Cocina, Bar) print on {where} when staff confirm an order")
         click.echo("  Ctrl+C stops the demo.")
-        serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}))
+        try:
+            serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}), listener)
+        finally:
+            if pretend is not None:
+                pretend.stop()

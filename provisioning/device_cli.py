@@ -46,7 +46,7 @@ async def device_status(store: Store, data_dir: Path) -> dict[str, Any]:
         tables = await store.fetch_value("SELECT count(*) FROM tables")
         roles = await store.fetch_all("SELECT role, count(*) AS n FROM staff GROUP BY role")
         waiting = await store.fetch_value(
-            "SELECT count(*) FROM outbox WHERE acknowledged_at IS NULL"
+            "SELECT count(*) FROM outbox WHERE topic = 'sessions' AND acknowledged_at IS NULL"
         )
     by_role = {role: 0 for role in STAFF_ROLES} | {row["role"]: row["n"] for row in roles}
     holder = running_holder(data_dir)
@@ -245,7 +245,13 @@ def restore_command(obj: Obj, source: Path) -> None:
     )
     if summary.replaced is not None:
         click.echo(f"  previous store kept as {summary.replaced}")
-    if not summary.same_device:
+    if summary.same_device is None:
+        click.echo(
+            "  note: the replaced store could not be read, so whether this backup comes from"
+            " this device is unknown; if staff PINs fail, copy the backup's pin.key here or"
+            " reset them with 'restai-edge staff set-pin'"
+        )
+    elif not summary.same_device:
         click.echo(
             "  note: this backup comes from another device; staff PINs only work with that"
             " device's pin.key (copy it here, or reset them with 'restai-edge staff set-pin')"

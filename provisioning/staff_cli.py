@@ -6,7 +6,8 @@ import json
 
 import click
 
-from edge.secret_files import PIN_KEY, SecretMissing, read_secret
+from edge.file_modes import FileModeError
+from edge.secret_files import PIN_KEY, SecretError, read_secret
 from edge.staff import add_staff, list_staff, remove_staff, set_pin
 from provisioning.command import Obj, pass_obj, run, with_store
 
@@ -19,7 +20,7 @@ def staff_group() -> None:
 def _pin_key(obj: Obj) -> str:
     try:
         return read_secret(obj.data_dir, PIN_KEY)
-    except SecretMissing as exc:
+    except (SecretError, FileModeError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -110,6 +110,15 @@ def test_import_makes_the_diner_menu_with_the_contract_shape(
     assert [c["name"] for c in data["categories"]] == ["Entradas", "Fondos", "Bebidas"]
     assert [c["sort_order"] for c in data["categories"]] == [0, 1, 2]
     category = {c["name"]: c["id"] for c in data["categories"]}
+    # A file carries none of the catalog's extra facts: they are there, empty.
+    extras = {
+        "image_url": None,
+        "allergens": [],
+        "dietary_tags": [],
+        "spice_level": None,
+        "preparation_time_min": None,
+        "modifier_groups": [],
+    }
     assert data["items"] == [
         {
             "id": CEVICHE,
@@ -118,6 +127,8 @@ def test_import_makes_the_diner_menu_with_the_contract_shape(
             "description": "Pesca",
             "price": 3500,
             "is_available": True,
+            "sort_order": 0,
+            **extras,
         },
         {
             "id": LOMO,
@@ -126,6 +137,8 @@ def test_import_makes_the_diner_menu_with_the_contract_shape(
             "description": None,
             "price": 4200,
             "is_available": True,
+            "sort_order": 0,
+            **extras,
         },
         {
             "id": CHICHA,
@@ -134,6 +147,8 @@ def test_import_makes_the_diner_menu_with_the_contract_shape(
             "description": None,
             "price": 900,
             "is_available": False,
+            "sort_order": 0,
+            **extras,
         },
     ]
     back = import_menu(server, tmp_path, BASE_MENU)
@@ -419,17 +434,30 @@ def test_the_demo_branch_has_a_peruvian_menu_in_pen_cents(tmp_path: Path) -> Non
         edge.stop()
     edge.assert_clean_log()
     assert (data["branch"]["currency"], data["branch"]["tax_rate"]) == ("PEN", 1800)
-    names = {item["name"] for item in data["items"]}
+    items = {item["name"]: item for item in data["items"]}
     assert {
-        "Ceviche clasico",
+        "Ceviche clásico",
         "Lomo saltado",
-        "Aji de gallina",
-        "Causa limena",
+        "Ají de gallina",
+        "Causa limeña",
         "Chicha morada",
         "Inca Kola",
         "Pisco sour",
-        "Suspiro limeno",
-    } <= names
+        "Suspiro limeño",
+    } <= set(items)
     for item in data["items"]:
         assert isinstance(item["price"], int) and 300 <= item["price"] <= 10000, item
         assert item["is_available"] is True
+    # The demo shows modifiers at once: a required término and optional extras (one sold out)
+    # on the lomo, a required choice on the pisco sour.
+    groups = {
+        name: [
+            (g["name"], g["min_selections"], g["max_selections"]) for g in item["modifier_groups"]
+        ]
+        for name, item in items.items()
+    }
+    assert groups["Lomo saltado"] == [("Término de la carne", 1, 1), ("Extras", 0, 3)]
+    assert groups["Pisco sour"] == [("Dulzor", 1, 1)]
+    extras = items["Lomo saltado"]["modifier_groups"][1]["modifiers"]
+    assert [m["name"] for m in extras if not m["is_available"]] == ["Palta"]
+    assert all(m["price"] > 0 for m in extras)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.asyncio
 
 @pytest_asyncio.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with Store(tmp_path / "edge.db") as opened:
+    async with Store(tmp_path / "edge.db", create=True) as opened:
         await opened.transact(
             lambda tx: tx.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT UNIQUE)")
         )
@@ -170,11 +170,11 @@ async def test_a_bulk_insert_leaves_the_loop_free(store: Store) -> None:
 
 
 async def test_close_commits_work_already_queued(tmp_path: Path) -> None:
-    store = await Store(tmp_path / "edge.db").open()
+    store = await Store(tmp_path / "edge.db", create=True).open()
     await store.transact(lambda tx: tx.execute("CREATE TABLE notes (text TEXT)"))
     pending = [asyncio.create_task(store.transact(insert(str(n)))) for n in range(5)]
     await asyncio.sleep(0)
     await store.close()
     assert all(task.done() and not task.exception() for task in pending)
-    async with Store(tmp_path / "edge.db") as reopened:
+    async with Store(tmp_path / "edge.db", create=True) as reopened:
         assert await texts(reopened) == {"0", "1", "2", "3", "4"}

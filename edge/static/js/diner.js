@@ -1,4 +1,8 @@
-/* The diner's page: ask for the table, wait for approval, order from the menu, follow orders. */
+/* The diner's page: ask for the table, wait for approval, order from the menu, follow orders.
+
+   Lists (menu, cart, orders) are rendered from `state` and patched onto the page by R.patch /
+   R.keyed, so a focused button stays focused; buttons carry `data-action` and each list answers
+   them in one handler. ON_EVENT is the one place that says what a realtime event does here. */
 (function () {
   "use strict";
 
@@ -26,7 +30,7 @@
   var STATUS_LABELS = {
     pending: "Recibido",
     confirmed: "Confirmado",
-    preparing: "En preparacion",
+    preparing: "En preparación",
     ready: "Listo para servir",
     served: "Servido",
     completed: "Completado",
@@ -38,6 +42,21 @@
     { label: "Listo", statuses: ["ready"] },
     { label: "Servido", statuses: ["served", "completed"] }
   ];
+
+  // What each realtime event does on this page (events of other sessions never get here).
+  var ON_EVENT = {
+    "session:approved": function () {
+      if (state.phase === "waiting") enterMenu();
+    },
+    "session:rejected": function (data) {
+      refused(data.reason);
+    },
+    "session:ended": function () {
+      (state.ordersRequest || Promise.resolve()).then(ended);
+    },
+    "order:new": refreshOrders,
+    "order:updated": refreshOrders
+  };
 
   var state = {
     phase: "loading",
@@ -52,7 +71,9 @@
     // The orders fetch in flight: "session ended" waits for it, so the bill shows the last dish.
     ordersRequest: null,
     live: null,
-    liveRefused: false
+    liveRefused: false,
+    // Why a diner's cancel was refused, by order id (shown on the order's card).
+    cancelErrors: {}
   };
 
   /* ---- screens ---- */
@@ -69,8 +90,10 @@
     state.cart = [];
     state.orders = null;
     state.orderKey = null;
+    state.cancelErrors = {};
     R.saved.remove(VISIT_KEY);
     stopLive();
+    service.reset();
   }
 
   function remember(data, name) {
@@ -114,7 +137,7 @@
   function offline() {
     if (state.phase === "loading") {
       $("screen-loading").querySelector("p").textContent =
-        "Sin conexion con el servidor del local. Reintentando...";
+        "Sin conexión con el servidor del local. Reintentando…";
     }
   }
 
@@ -124,7 +147,7 @@
     var existing = $("join-existing");
     if (openedBy) {
       existing.textContent =
-        "La mesa ya esta abierta a nombre de " + openedBy + ". Al unirte, tus pedidos van a la misma cuenta.";
+        "La mesa ya está abierta a nombre de " + openedBy + ". Al unirte, tus pedidos van a la misma cuenta.";
       existing.hidden = false;
       $("join-intro").hidden = true;
     } else {
@@ -163,8 +186,8 @@
       }
       if (answer.ok) {
         return notice(
-          "La mesa ya esta ocupada",
-          "Esta mesa ya esta abierta y no acepta mas personas desde el telefono. Pide ayuda al personal.",
+          "La mesa ya está ocupada",
+          "Esta mesa ya está abierta y no acepta más personas desde el teléfono. Pide ayuda al personal.",
           "Reintentar"
         );
       }
@@ -173,8 +196,8 @@
         var field = answer.error.details && answer.error.details.field;
         return joinError(
           field === "customerPhone"
-            ? "Revisa el telefono: solo numeros, espacios y + ( ) -."
-            : "Revisa tu nombre: no puede estar vacio ni pasar de 255 caracteres."
+            ? "Revisa el teléfono: solo números, espacios y + ( ) -."
+            : "Revisa tu nombre: no puede estar vacío ni pasar de 255 caracteres."
         );
       }
       joinError(answer.error.message);
@@ -194,14 +217,14 @@
     forget();
     if (reason === "expired") {
       return notice(
-        "Tu solicitud expiro",
-        "Nadie aprobo la mesa a tiempo. Puedes volver a pedirla o llamar al personal.",
+        "Tu solicitud expiró",
+        "Nadie aprobó la mesa a tiempo. Puedes volver a pedirla o llamar al personal.",
         "Volver a pedir la mesa"
       );
     }
     notice(
       "Solicitud rechazada",
-      "El personal no aprobo tu solicitud. Si crees que es un error, llama al mozo.",
+      "El personal no aprobó tu solicitud. Si crees que es un error, llama al mozo.",
       "Volver a pedir la mesa"
     );
   }
@@ -259,15 +282,16 @@
 
   function onEvent(name, data) {
     if (!state.visit || (data.sessionId && data.sessionId !== state.visit.sessionId)) return;
-    if (name === "session:approved" && state.phase === "waiting") enterMenu();
-    else if (name === "session:rejected") refused(data.reason);
-    else if (name === "session:ended") (state.ordersRequest || Promise.resolve()).then(ended);
-    else if (name === "order:new" || name === "order:updated") refreshOrders();
+    if (ON_EVENT[name]) ON_EVENT[name](data);
+    service.onEvent(name, data);
   }
 
   function catchUp() {
     if (state.phase === "waiting" || state.phase === "loading") resume();
-    else if (state.phase === "menu") refreshOrders();
+    else if (state.phase === "menu") {
+      refreshOrders();
+      service.load();
+    }
   }
 
   /* Runs every few seconds: polls what realtime would have said, if realtime is down. */
@@ -311,6 +335,7 @@
     startLive();
     loadMenu();
     refreshOrders();
+    service.load();
   }
 
   function loadMenu() {
@@ -319,7 +344,7 @@
       var error = $("menu-error");
       if (!answer.ok) {
         error.textContent =
-          answer.status === 0 ? "Sin conexion: no pudimos cargar la carta. Reintentando..." : answer.error.message;
+          answer.status === 0 ? "Sin conexión: no pudimos cargar la carta. Reintentando…" : answer.error.message;
         error.hidden = false;
         state.menuLoadedAt = 0;
         return;
@@ -334,7 +359,7 @@
 
   function itemById(id) {
     var items = state.menu ? state.menu.items : [];
-    for (var i = 0; i < items.length; i++) if (items[i].id === id) return items[i];
+    for (var i = 0; i < items.length; i++) if (String(items[i].id) === String(id)) return items[i];
     return null;
   }
 
@@ -342,27 +367,28 @@
     var gone = [];
     state.cart = state.cart.filter(function (line) {
       var item = itemById(line.id);
-      if (!item || !item.is_available) gone.push(item ? item.name : "un producto");
-      return item && item.is_available;
+      var kept = item && item.is_available && R.modifiers.stillValid(item, line.modifiers);
+      if (!kept) gone.push(item ? item.name : "un producto");
+      return kept;
     });
     if (gone.length) {
       state.orderKey = null;
-      toast("Se agoto: " + gone.join(", ") + ". Lo quitamos de tu pedido.");
+      toast("Se agotó: " + gone.join(", ") + ". Lo quitamos de tu pedido.");
     }
   }
 
   function renderMenu() {
-    var focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
-    var nav = R.clear($("category-nav"));
-    var list = R.clear($("menu-list"));
+    if (!state.menu) return;
+    var chips = [];
+    var sections = [];
     state.menu.categories.forEach(function (category) {
       var items = state.menu.items.filter(function (item) {
         return item.category_id === category.id;
       });
       if (!items.length) return;
       var anchor = "cat-" + category.id;
-      nav.appendChild(el("li", {}, el("a", { href: "#" + anchor, text: category.name })));
-      list.appendChild(
+      chips.push(el("li", { "data-key": category.id }, el("a", { href: "#" + anchor, text: category.name })));
+      sections.push(
         el(
           "section",
           { className: "category", id: anchor, "aria-labelledby": anchor + "-title" },
@@ -371,38 +397,33 @@
         )
       );
     });
-    if (!list.firstChild) {
-      list.appendChild(el("p", { className: "muted", text: "La carta aun no esta disponible. Pregunta al personal." }));
+    if (!sections.length) {
+      sections.push(el("p", { className: "muted", text: "La carta aún no está disponible. Pregunta al personal." }));
     }
-    var again = focused && list.querySelector('[data-key="' + focused + '"]');
-    if (again) again.focus();
+    R.patch($("category-nav"), chips, $("menu-title"));
+    R.patch($("menu-list"), sections, $("menu-title"));
   }
 
+  /* How many of a dish the cart holds, whatever was chosen for each. */
   function quantityOf(id) {
-    for (var i = 0; i < state.cart.length; i++) if (state.cart[i].id === id) return state.cart[i].quantity;
-    return 0;
+    var count = 0;
+    state.cart.forEach(function (line) {
+      if (line.id === id) count += line.quantity;
+    });
+    return count;
+  }
+
+  function lineByKey(key) {
+    for (var i = 0; i < state.cart.length; i++) if (state.cart[i].key === key) return state.cart[i];
+    return null;
   }
 
   function menuItem(item) {
     var nameId = "item-" + item.id;
     var inCart = quantityOf(item.id);
-    var action = item.is_available
-      ? el("button", {
-          type: "button",
-          className: "add-button",
-          "aria-describedby": nameId,
-          "data-key": "add-" + item.id,
-          text: "Agregar",
-          on: {
-            click: function () {
-              addToCart(item);
-            }
-          }
-        })
-      : el("span", { className: "badge soldout", text: "Agotado" });
     return el(
       "li",
-      { className: "item" + (item.is_available ? "" : " is-soldout"), "data-item-id": item.id },
+      { className: "item" + (item.is_available ? "" : " is-soldout"), "data-key": item.id },
       el(
         "div",
         { className: "item-text" },
@@ -413,8 +434,17 @@
         "div",
         { className: "item-side" },
         el("span", { className: "price", text: R.money(item.price, currency()) }),
-        action,
-        el("span", { className: "in-cart", id: "in-cart-" + item.id, hidden: !inCart, text: inCartText(inCart) })
+        item.is_available
+          ? el("button", {
+              type: "button",
+              className: "add-button",
+              "aria-describedby": nameId,
+              "aria-haspopup": (item.modifier_groups || []).length ? "dialog" : null,
+              "data-action": "add",
+              text: "Agregar"
+            })
+          : el("span", { className: "badge soldout", text: "Agotado" }),
+        el("span", { className: "in-cart", hidden: !inCart, text: inCartText(inCart) })
       )
     );
   }
@@ -423,38 +453,34 @@
     return quantity ? quantity + " en tu pedido" : "";
   }
 
-  /* Only the counters change: re-rendering the menu would take the focus from the button. */
-  function showInCart() {
-    (state.menu ? state.menu.items : []).forEach(function (item) {
-      var counter = $("in-cart-" + item.id);
-      if (!counter) return;
-      var quantity = quantityOf(item.id);
-      counter.textContent = inCartText(quantity);
-      counter.hidden = !quantity;
-    });
+  /* A dish with modifier groups is added through its sheet, where its choices are made. */
+  function addToCart(item) {
+    if ((item.modifier_groups || []).length) {
+      R.modifiers.choose(item, currency(), function (chosen) {
+        addLine(item, chosen);
+      });
+      return;
+    }
+    addLine(item, []);
   }
 
-  function addToCart(item) {
-    changeQuantity(item.id, 1);
+  function addLine(item, chosen) {
+    // The same dish with the same choices is one line; other choices make another.
+    var key = [item.id].concat(chosen.slice().sort()).join("|");
+    if (!lineByKey(key)) state.cart.push({ key: key, id: item.id, modifiers: chosen, quantity: 0 });
+    changeQuantity(key, 1);
     R.announce("Agregado: " + item.name + ". " + quantityOf(item.id) + " en tu pedido.");
   }
 
-  function changeQuantity(id, delta) {
-    var line = null;
-    state.cart.forEach(function (candidate) {
-      if (candidate.id === id) line = candidate;
-    });
-    if (!line) {
-      if (delta <= 0) return;
-      line = { id: id, quantity: 0 };
-      state.cart.push(line);
-    }
+  function changeQuantity(key, delta) {
+    var line = lineByKey(key);
+    if (!line) return;
     line.quantity = Math.min(99, line.quantity + delta);
     state.cart = state.cart.filter(function (candidate) {
       return candidate.quantity > 0;
     });
     state.orderKey = null;
-    showInCart();
+    renderMenu();
     renderCart();
   }
 
@@ -463,7 +489,7 @@
     var count = 0;
     state.cart.forEach(function (line) {
       var item = itemById(line.id);
-      if (item) subtotal += item.price * line.quantity;
+      if (item) subtotal += R.modifiers.unitPrice(item, line.modifiers) * line.quantity;
       count += line.quantity;
     });
     var tax = R.taxFor(subtotal, state.menu ? state.menu.branch.tax_rate : 0);
@@ -474,6 +500,7 @@
     var totals = cartTotals();
     $("cart-bar").hidden = totals.count === 0;
     document.body.classList.toggle("has-cart", totals.count > 0);
+    fitBars();
     $("cart-count").textContent = String(totals.count);
     $("cart-total").textContent = R.money(totals.total, currency());
     $("cart-subtotal").textContent = R.money(totals.subtotal, currency());
@@ -481,61 +508,59 @@
     $("cart-grand").textContent = R.money(totals.total, currency());
     var rate = state.menu ? state.menu.branch.tax_rate : 0;
     $("cart-tax-label").textContent = "Impuestos (" + rate / 100 + "%)";
-    // The lines are rebuilt: keep the focus on the same button of the same line.
-    var focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
-    var lines = R.clear($("cart-lines"));
-    state.cart.forEach(function (line) {
-      var item = itemById(line.id);
-      if (!item) return;
-      lines.appendChild(
-        el(
-          "li",
-          { className: "cart-line" },
-          el(
-            "div",
-            { className: "cart-line-text" },
-            el("span", { className: "cart-line-name", text: item.name }),
-            el("span", { className: "muted small", text: R.money(item.price * line.quantity, currency()) })
-          ),
-          el(
-            "div",
-            { className: "stepper", role: "group", "aria-label": "Cantidad de " + item.name },
-            el("button", {
-              type: "button",
-              className: "icon-button",
-              "aria-label": "Quitar uno de " + item.name,
-              "data-key": "less-" + item.id,
-              text: "−",
-              on: {
-                click: function () {
-                  changeQuantity(item.id, -1);
-                  R.announce(item.name + ": " + quantityOf(item.id));
-                }
-              }
-            }),
-            el("span", { className: "qty", text: String(line.quantity) }),
-            el("button", {
-              type: "button",
-              className: "icon-button",
-              "aria-label": "Agregar uno de " + item.name,
-              "data-key": "more-" + item.id,
-              text: "+",
-              on: {
-                click: function () {
-                  changeQuantity(item.id, 1);
-                  R.announce(item.name + ": " + quantityOf(item.id));
-                }
-              }
-            })
-          )
-        )
-      );
+    var lines = state.cart.filter(function (line) {
+      return itemById(line.id);
     });
-    if (!state.cart.length && document.querySelector("#cart[open]")) $("cart").close();
-    if (focused && $("cart").open) {
-      var again = lines.querySelector('[data-key="' + focused + '"]');
-      (again || $("cart-send")).focus();
+    R.keyed($("cart-lines"), lines, {
+      key: function (line) {
+        return line.key;
+      },
+      render: cartLine,
+      fallback: $("cart-send")
+    });
+    if (!state.cart.length && $("cart").open) {
+      $("cart").close();
+      R.focusHeading($("screen-menu"));
     }
+  }
+
+  function cartLine(line) {
+    var item = itemById(line.id);
+    var choices = R.modifiers.text(R.modifiers.describe(item, line.modifiers), currency());
+    var label = item.name + (choices ? " (" + choices + ")" : "");
+    return el(
+      "li",
+      { className: "cart-line" },
+      el(
+        "div",
+        { className: "cart-line-text" },
+        el("span", { className: "cart-line-name", text: item.name }),
+        R.modifiers.lineNode(R.modifiers.describe(item, line.modifiers), currency()),
+        el("span", {
+          className: "muted small amount",
+          text: R.money(R.modifiers.unitPrice(item, line.modifiers) * line.quantity, currency())
+        })
+      ),
+      el(
+        "div",
+        { className: "stepper", role: "group", "aria-label": "Cantidad de " + label },
+        el("button", {
+          type: "button",
+          className: "icon-button",
+          "aria-label": "Quitar uno de " + label,
+          "data-action": "less",
+          text: "−"
+        }),
+        el("span", { className: "qty", text: String(line.quantity) }),
+        el("button", {
+          type: "button",
+          className: "icon-button",
+          "aria-label": "Agregar uno de " + label,
+          "data-action": "more",
+          text: "+"
+        })
+      )
+    );
   }
 
   function cartError(text) {
@@ -551,7 +576,7 @@
     state.orderKey = state.orderKey || R.randomKey();
     var body = {
       items: state.cart.map(function (line) {
-        return { menuItemId: line.id, quantity: line.quantity };
+        return { menuItemId: line.id, quantity: line.quantity, modifiers: line.modifiers };
       })
     };
     var notes = $("order-notes").value.trim();
@@ -568,7 +593,7 @@
         state.orderKey = null;
         $("order-notes").value = "";
         $("cart").close();
-        showInCart();
+        renderMenu();
         renderCart();
         toast("Pedido #" + answer.data.order_number + " enviado. Te avisamos cuando cambie su estado.");
         refreshOrders();
@@ -580,10 +605,15 @@
         return resume();
       }
       if (code === "ITEM_UNAVAILABLE" || code === "VALIDATION_ERROR") {
-        cartError(code === "VALIDATION_ERROR" ? "La carta cambio. Revisa tu pedido." : answer.error.message);
+        var group = answer.error.details && answer.error.details.group;
+        cartError(
+          code === "ITEM_UNAVAILABLE"
+            ? answer.error.message
+            : "La carta cambió. Revisa tu pedido" + (group ? " («" + group.name + "»)." : ".")
+        );
         return loadMenu();
       }
-      cartError(answer.status === 0 ? "Sin conexion. Tu pedido no se perdio: intenta enviarlo de nuevo." : answer.error.message);
+      cartError(answer.status === 0 ? "Sin conexión. Tu pedido no se perdió: intenta enviarlo de nuevo." : answer.error.message);
     });
   }
 
@@ -622,43 +652,90 @@
   }
 
   function renderOrders(before) {
-    var list = R.clear($("orders-list"));
     var orders = (state.orders || []).slice().reverse();
     $("orders-empty").hidden = orders.length > 0;
-    orders.forEach(function (order) {
-      var changed = before[order.id] && before[order.id] !== order.status;
-      list.appendChild(
-        el(
-          "li",
-          { className: "order-card status-" + order.status + (changed ? " just-changed" : ""), "data-order-id": order.id },
-          el(
-            "div",
-            { className: "order-head" },
-            el("h3", { text: "Pedido #" + order.order_number }),
-            el("span", { className: "status-badge status-" + order.status, text: STATUS_LABELS[order.status] || order.status })
-          ),
-          order.status === "cancelled" ? null : stepper(order.status),
-          el(
-            "ul",
-            { className: "order-lines" },
-            ...order.items.map(function (line) {
-              return el(
-                "li",
-                {},
-                el("span", { text: line.quantity + " × " + line.name }),
-                el("span", { className: "muted", text: R.money(line.subtotal, currency()) })
-              );
-            })
-          ),
-          el(
-            "p",
-            { className: "order-total" },
-            el("span", { className: "muted small", text: R.clock(order.created_at) }),
-            el("strong", { text: "Total " + R.money(order.total, currency()) })
-          )
-        )
-      );
+    R.keyed($("orders-list"), orders, {
+      key: function (order) {
+        return order.id;
+      },
+      render: function (order) {
+        return orderCard(order, before[order.id] && before[order.id] !== order.status);
+      }
     });
+  }
+
+  function orderCard(order, changed) {
+    return el(
+      "li",
+      { className: "order-card status-" + order.status + (changed ? " just-changed" : "") },
+      el(
+        "div",
+        { className: "order-head" },
+        el("h3", { text: "Pedido #" + order.order_number }),
+        el("span", { className: "status-badge status-" + order.status, text: STATUS_LABELS[order.status] || order.status })
+      ),
+      order.status === "cancelled" ? null : stepper(order.status),
+      el(
+        "ul",
+        { className: "order-lines" },
+        ...order.items.map(function (line) {
+          return el(
+            "li",
+            {},
+            el(
+              "span",
+              { className: "order-line-text" },
+              el("span", { text: line.quantity + " × " + line.name }),
+              R.modifiers.lineNode(line.modifiers, currency())
+            ),
+            el("span", { className: "muted amount", text: R.money(line.subtotal, currency()) })
+          );
+        })
+      ),
+      cancelControls(order),
+      el(
+        "p",
+        { className: "order-total" },
+        el("span", { className: "muted small", text: R.clock(order.created_at) }),
+        el("strong", { className: "amount", text: "Total " + R.money(order.total, currency()) })
+      )
+    );
+  }
+
+  /* A pending order can be taken back; once the kitchen has it, the card says why not. */
+  function cancelControls(order) {
+    var refused = state.cancelErrors[order.id];
+    if (order.status !== "pending" && !refused) return null;
+    return el(
+      "div",
+      { className: "order-cancel" },
+      order.status === "pending"
+        ? el("button", { type: "button", className: "ghost danger-text", "data-action": "cancel", text: "Cancelar pedido" })
+        : null,
+      el("p", { className: "error", role: "alert", hidden: !refused, text: refused || "" })
+    );
+  }
+
+  function cancelOrder(id) {
+    var order = null;
+    (state.orders || []).forEach(function (candidate) {
+      if (candidate.id === id) order = candidate;
+    });
+    if (!order || order.status !== "pending") return;
+    delete state.cancelErrors[id];
+    R.api("POST", "/api/customer/orders/" + encodeURIComponent(id) + "/cancel", { token: state.visit.token }).then(
+      function (answer) {
+        if (answer.ok) {
+          toast("Pedido #" + order.order_number + " cancelado.");
+        } else if (answer.error.code === "ORDER_NOT_CANCELLABLE") {
+          state.cancelErrors[id] = "Ya no se puede cancelar: la cocina ya está preparando tu pedido.";
+        } else if (answer.status !== 401) {
+          state.cancelErrors[id] = answer.status === 0 ? "Sin conexión. Inténtalo de nuevo." : answer.error.message;
+        }
+        renderOrders({});
+        refreshOrders();
+      }
+    );
   }
 
   function stepper(status) {
@@ -673,6 +750,24 @@
         return el("li", { className: index <= reached ? "done" : "", text: step.label });
       })
     );
+  }
+
+  /* Tells the stylesheet how much of the screen's edges is stuck (the top bar and the chips
+     while they stick, the cart bar while it shows), so focus and anchor scrolling stop short of
+     it: a focused "Agregar" never ends up under a bar, whatever the text size. */
+  function fitBars() {
+    var root = document.documentElement.style;
+    var stuck = function (node) {
+      return !!node && node.getClientRects().length > 0 && getComputedStyle(node).position === "sticky";
+    };
+    var topbar = document.querySelector(".diner .topbar");
+    var nav = document.querySelector(".category-nav");
+    var top = stuck(topbar) ? topbar.offsetHeight : 0;
+    root.setProperty("--topbar-stuck", top + "px");
+    if (stuck(nav)) top += nav.offsetHeight;
+    root.setProperty("--stuck-top", top + "px");
+    var bar = $("cart-bar");
+    root.setProperty("--stuck-bottom", bar.hidden ? "0px" : bar.offsetHeight + "px");
   }
 
   var toastTimer = null;
@@ -712,9 +807,47 @@
     if (event.target === $("cart")) $("cart").close();
   });
   $("cart-send").addEventListener("click", sendOrder);
+  R.onAction($("menu-list"), function (action, id) {
+    var item = itemById(id);
+    if (action === "add" && item && item.is_available) addToCart(item);
+  });
+  R.onAction($("cart-lines"), function (action, key) {
+    var line = lineByKey(key);
+    var item = line && itemById(line.id);
+    if (!item) return;
+    changeQuantity(key, action === "less" ? -1 : 1);
+    R.announce(item.name + ": " + (lineByKey(key) ? lineByKey(key).quantity : 0));
+  });
+  R.onAction($("orders-list"), function (action, id) {
+    if (action === "cancel") cancelOrder(id);
+  });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") tick();
   });
+  var service = R.tableService({
+    token: function () {
+      return state.visit ? state.visit.token : "";
+    },
+    sessionId: function () {
+      return state.visit ? state.visit.sessionId : "";
+    },
+    currency: currency,
+    toast: toast,
+    gone: resume
+  });
   window.setInterval(tick, TICK_MS);
+  window.addEventListener("resize", fitBars);
+  // Browsers leave a half-visible chip as it is when it gets focus: show all of it.
+  $("category-nav").addEventListener("focusin", function (event) {
+    event.target.scrollIntoView({ block: "nearest", inline: "nearest" });
+  });
+  if (window.ResizeObserver) {
+    var bars = new ResizeObserver(fitBars);
+    [document.querySelector(".diner .topbar"), document.querySelector(".category-nav"), $("cart-bar")].forEach(
+      function (node) {
+        bars.observe(node);
+      }
+    );
+  }
   resume();
 })();
