@@ -16,11 +16,14 @@ from edge.branch import BranchDirectory
 from edge.context import EdgeContext
 from edge.errors import BadRequest, NotFound, render_error
 from edge.events import EventLog
-from edge.ratelimit import SlidingWindow
-from edge.realtime import EXPIRY_CHECK_SECONDS, attach_realtime
+from edge.http_request import EdgeRequest
+from edge.live import LiveSessions
+from edge.ratelimit import PendingQuota, SlidingWindow
+from edge.realtime import EXPIRY_CHECK_SECONDS, REVOCATION_CHECK_SECONDS, attach_realtime
 from edge.scheduler import build_scheduler
 from edge.secret_files import JWT_SECRET, PIN_KEY, read_secret
 from edge.settings import Settings
+from edge.staff import seal_pin_hashes
 from edge.store import Store
 from edge.tokens import TokenService
 from sync.service import SyncService
@@ -49,6 +52,7 @@ def build_context(settings: Settings) -> EdgeContext:
     """Everything the device holds; the store is opened when the server starts."""
     store = Store(settings.db_path)
     limit = settings.session_rate_limit
+    live = LiveSessions()
     return EdgeContext(
         settings=settings,
         store=store,
@@ -61,13 +65,19 @@ def build_context(settings: Settings) -> EdgeContext:
         events=EventLog(store),
         pin_key=read_secret(settings.data_dir, PIN_KEY),
         session_limiter=SlidingWindow(limit.count, limit.seconds) if limit.enabled else None,
+        pending_quota=(
+            PendingQuota(settings.pending_per_address, live.is_pending)
+            if settings.pending_per_address
+            else None
+        ),
+        live=live,
     )
 
 
 def create_app(settings: Settings) -> EdgeApp:
     ctx = build_context(settings)
     # msgspec encodes our answers several times faster than the standard library.
-    app: EdgeApp = Sanic(APP_NAME, ctx=ctx, dumps=msgspec.json.encode)
+    app: EdgeApp = Sanic(APP_NAME, ctx=ctx, dumps=msgspec.json.encode, request_class=EdgeRequest)
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.error_handler.add(Exception, render_error)
@@ -87,11 +97,20 @@ def create_app(settings: Settings) -> EdgeApp:
         coalesce=True,
         max_instances=1,
     )
+    scheduler.add_job(
+        realtime.drop_revoked,
+        "interval",
+        seconds=REVOCATION_CHECK_SECONDS,
+        id="drop-revoked-sockets",
+        coalesce=True,
+        max_instances=1,
+    )
     SyncService(ctx).schedule(scheduler)
 
     @app.before_server_start
     async def open_store(app: EdgeApp) -> None:
         await ctx.store.open()
+        await seal_pin_hashes(ctx.store, ctx.pin_key)
         await ctx.directory.load()
         await ctx.live.load(ctx.store)
         if ctx.directory.branch is None:

@@ -31,11 +31,16 @@ def _join_policy(value: Any) -> str:
 
 
 def _ttl(value: Any) -> int:
+    expected = "expected a whole number of seconds between 5 and 86400 (e.g. 600)"
     if isinstance(value, bool):
-        raise ValueError("expected a number of seconds")
-    number = int(value)
+        raise ValueError(expected)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        # int() would say "invalid literal for int() with base 10: '1e3'".
+        raise ValueError(expected) from None
     if not 5 <= number <= 86400:
-        raise ValueError("expected seconds between 5 and 86400")
+        raise ValueError(expected)
     return number
 
 

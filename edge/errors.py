@@ -16,6 +16,11 @@ from sanic.response import HTTPResponse, json
 
 log = logging.getLogger("restai_edge.errors")
 
+# On every API answer, failures included: browsers must not guess another type for it, and
+# nothing on the way (a shared phone's browser cache, a proxy) may keep one, since answers carry
+# tokens, names and phone numbers.
+API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
 
 class ApiError(Exception):
     status: ClassVar[int] = 400
@@ -161,8 +166,8 @@ class RateLimited(ApiError):
     code = "RATE_LIMITED"
     message = "Demasiadas solicitudes, intenta mas tarde"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(headers={"Retry-After": str(max(1, retry_after))})
+    def __init__(self, retry_after: int, *, details: Any = None) -> None:
+        super().__init__(details=details, headers={"Retry-After": str(max(1, retry_after))})
 
 
 class InternalError(ApiError):
@@ -192,4 +197,4 @@ def render_error(request: Request, exc: Exception) -> HTTPResponse:
     error = as_api_error(exc)
     if isinstance(error, InternalError) and error is not exc:
         log.error("Unhandled error on %s %s", request.method, request.path, exc_info=exc)
-    return json(error.envelope(), status=error.status, headers=error.headers)
+    return json(error.envelope(), status=error.status, headers={**API_HEADERS, **error.headers})

@@ -32,9 +32,12 @@ log = logging.getLogger("restai_edge.realtime")
 # Events after which a diner's token is dead: the diner hears the event, then is disconnected.
 SESSION_FINAL_EVENTS = frozenset({"session:rejected", "session:ended"})
 EXPIRY_CHECK_SECONDS = 10
+# Staff rights are re-checked this often: a removed waiter's tablet stops listening within it.
+REVOCATION_CHECK_SECONDS = 3
 CATCH_UP_LIMIT = 5000
 SOCKETIO_PATH = "socket.io"
 MAX_MESSAGE_BYTES = 64 * 1024
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 @dataclass
@@ -141,6 +144,11 @@ class EdgeNamespace(socketio.AsyncNamespace):
         if kind == "session" and isinstance(client.claims, CustomerClaims):
             allowed = ident == client.claims.session_id
         elif kind == "session":
+            try:
+                # A staff member removed or changed since connecting hears no more tables.
+                await staff_from_token(self._ctx, client.claims)
+            except ApiError as error:
+                return _failure(error)
             owner = await self._ctx.store.fetch_value(
                 "SELECT branch_id FROM sessions WHERE id = ?", (ident,)
             )
@@ -186,6 +194,17 @@ class EdgeNamespace(socketio.AsyncNamespace):
         for sid, client in list(self._clients.items()):
             if isinstance(client.claims, CustomerClaims) and client.claims.session_id == session_id:
                 await self.disconnect(sid)
+
+    async def drop_revoked(self) -> None:
+        """Scheduled: disconnect staff whose token no longer holds: removed, role or PIN
+        changed (also by the CLI, in another process: the store is the one truth), logged out.
+        The same check as every HTTP request, so a socket cannot outlive its token's rights."""
+        for sid, client in list(self._clients.items()):
+            if isinstance(client.claims, StaffClaims):
+                try:
+                    await staff_from_token(self._ctx, client.claims)
+                except ApiError:
+                    await self.disconnect(sid)
 
     async def drop_expired(self) -> None:
         """Scheduled: disconnect clients whose token has expired."""
@@ -284,6 +303,9 @@ def mount(app: Sanic, server: EdgeSocketServer) -> None:
 
     async def socketio_endpoint(request: Request) -> HTTPResponse | None:
         response: HTTPResponse | None = await server.handle_request(request)
+        if response is not None:
+            # Long-poll answers carry events with diners' names and phones: never cached.
+            response.headers.update(NO_STORE)
         return response
 
     socketio_endpoint.is_websocket = True  # type: ignore[attr-defined]

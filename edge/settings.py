@@ -54,6 +54,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 0 or a positive integer")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -99,6 +106,12 @@ SETTINGS: tuple[Setting, ...] = (
         "5/600",
         "Session creations allowed per client address, as N/SECONDS (0 turns it off)",
     ),
+    Setting(
+        "pending_per_address",
+        _count,
+        "1",
+        "Table requests one client address may have waiting for approval at once (0 turns it off)",
+    ),
     Setting("customer_token_ttl", _positive_int, "14400", "Lifetime of diner tokens, seconds"),
     Setting("staff_token_ttl", _positive_int, "43200", "Lifetime of staff tokens, seconds"),
     Setting("sync_interval", _positive_int, "15", "Seconds between upstream sync passes"),
@@ -118,6 +131,7 @@ class Settings:
     host: str
     port: int
     session_rate_limit: RateLimit
+    pending_per_address: int
     customer_token_ttl: int
     staff_token_ttl: int
     sync_interval: int

@@ -12,6 +12,7 @@ import click
 
 from edge.menu import import_menu, parse_menu
 from edge.settings import Settings
+from edge.staff import is_trivial_pin
 from edge.store import Store
 from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server import serve
@@ -24,6 +25,8 @@ DEMO_TABLES = 20
 async def prepare_demo(data_dir: Path, base_url: str) -> str:
     """Provision the demo branch, its manager and its menu; returns the manager's PIN."""
     pin = f"{secrets.randbelow(10**6):06d}"
+    while is_trivial_pin(pin):
+        pin = f"{secrets.randbelow(10**6):06d}"
     await provision_with_staff(
         data_dir,
         ProvisionRequest(

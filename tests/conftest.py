@@ -56,6 +56,8 @@ class EdgeServer(ServerProcess):
             env={
                 "RESTAI_EDGE_DATA_DIR": str(data_dir),
                 "RESTAI_EDGE_SESSION_RATE_LIMIT": "0",
+                # Every test diner shares 127.0.0.1; the tests of these limits set their own.
+                "RESTAI_EDGE_PENDING_PER_ADDRESS": "0",
                 **env,
             },
             log_path=data_dir.parent / f"server-{next(LOG_NUMBERS)}.log",

@@ -238,7 +238,12 @@ def test_auto_approve_and_closed_join_policy(make_server) -> None:  # type: igno
 
 def test_bad_settings_values_are_refused_by_the_cli(make_server) -> None:  # type: ignore[no-untyped-def]
     edge = make_server()
-    for args in (("pending_ttl", "soon"), ("join_policy", "maybe"), ("colour", "red")):
+    for args in (
+        ("pending_ttl", "soon"),
+        ("pending_ttl", "1e3"),
+        ("join_policy", "maybe"),
+        ("colour", "red"),
+    ):
         result = subprocess.run(
             [
                 sys.executable,
@@ -255,3 +260,6 @@ def test_bad_settings_values_are_refused_by_the_cli(make_server) -> None:  # typ
         assert result.returncode != 0
         assert "Traceback" not in result.stderr
         assert result.stderr.startswith("Error:")
+        assert "invalid literal" not in result.stderr, "a raw Python message reached the user"
+        if args[0] == "pending_ttl":
+            assert "whole number of seconds between 5 and 86400" in result.stderr
