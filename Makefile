@@ -2,8 +2,10 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# axe-core for the page tests, from the npm registry at the version and checksum the lock pins.
+BROWSER_TOOLS := tests/browser/node_modules/.package-lock.json
 
-.PHONY: demo test lint bench system-deps
+.PHONY: demo test lint bench system-deps browser-tools
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,7 +19,12 @@ demo: $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
-test: $(STAMP) system-deps
+browser-tools: $(BROWSER_TOOLS)
+
+$(BROWSER_TOOLS): tests/browser/package.json tests/browser/package-lock.json | system-deps
+	npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund
+
+test: $(STAMP) system-deps $(BROWSER_TOOLS)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

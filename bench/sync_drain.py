@@ -30,7 +30,7 @@ import httpx
 from bench.device import device_process
 from edge.clock import iso
 from provisioning.provision import ProvisionRequest, provision
-from sync.central_harness import CentralDev
+from sync.central.harness import CentralDev
 
 TOKEN = "bench-device-token-9d2c71e0"
 SLUG = "bench-branch"
@@ -127,7 +127,9 @@ def insert_backlog(db_path: Path, count: int) -> tuple[int, float]:
             sessions,
         )
         db.executemany(
-            "INSERT INTO outbox (session_id, payload, enqueued_at) VALUES (?, ?, ?)", rows
+            "INSERT INTO outbox (topic, session_id, payload, enqueued_at)"
+            " VALUES ('sessions', ?, ?, ?)",
+            rows,
         )
         db.execute("COMMIT")
         committed = time.time()

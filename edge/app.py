@@ -11,7 +11,7 @@ from sanic import Request, Sanic
 from sanic.config import Config
 
 from edge import pages
-from edge.api import customer, health, menu, orders, staff, sync_status
+from edge.api import customer, health, menu, orders, staff, sync_status, table_service
 from edge.branch import BranchDirectory
 from edge.context import EdgeContext
 from edge.errors import BadRequest, NotFound, render_error
@@ -83,7 +83,16 @@ def create_app(settings: Settings) -> EdgeApp:
     app.error_handler.add(Exception, render_error)
     app.on_request(refuse_malformed_requests)
 
-    blueprints = (health.bp, customer.bp, staff.bp, menu.bp, orders.bp, sync_status.bp, pages.bp)
+    blueprints = (
+        health.bp,
+        customer.bp,
+        staff.bp,
+        menu.bp,
+        orders.bp,
+        table_service.bp,
+        sync_status.bp,
+        pages.bp,
+    )
     for blueprint in blueprints:
         app.blueprint(blueprint)
 

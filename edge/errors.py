@@ -150,6 +150,11 @@ class InvalidTransition(Conflict):
     message = "Ese cambio de estado no esta permitido"
 
 
+class OrderNotCancellable(Conflict):
+    code = "ORDER_NOT_CANCELLABLE"
+    message = "El pedido ya esta en preparacion"
+
+
 class ItemUnavailable(Conflict):
     code = "ITEM_UNAVAILABLE"
     message = "Producto agotado"

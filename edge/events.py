@@ -21,7 +21,7 @@ from edge.store import Store, Transaction
 log = logging.getLogger("restai_edge.events")
 
 # Events the branch's staff see but a diner's session room does not.
-BRANCH_ONLY_EVENTS = frozenset({"session:pending"})
+BRANCH_ONLY_EVENTS = frozenset({"session:pending", "table:call_waiter", "table:request_bill"})
 
 
 @dataclass(frozen=True)

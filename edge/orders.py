@@ -21,6 +21,7 @@ from edge.errors import (
     InvalidTransition,
     ItemUnavailable,
     NotFound,
+    OrderNotCancellable,
     SessionEnded,
     SessionHasOpenOrders,
     SessionNotActive,
@@ -282,15 +283,48 @@ async def change_status(
             raise InvalidTransition(
                 details={"from": previous, "to": status, "allowed": sorted(TRANSITIONS[previous])},
             )
-        await tx.execute(
-            "UPDATE orders SET status = ?, updated_at = ? WHERE id = ?",
-            (status, now_iso(), order_id),
+        return await _move(ctx, tx, order, status)
+
+    return await ctx.store.transact(work)
+
+
+async def _move(
+    ctx: EdgeContext, tx: Transaction, order: Row, status: str, **extra: Any
+) -> dict[str, Any]:
+    await tx.execute(
+        "UPDATE orders SET status = ?, updated_at = ? WHERE id = ?",
+        (status, now_iso(), order["id"]),
+    )
+    if status == "cancelled":
+        await _update_session_totals(tx, order["session_id"])
+    updated = await _view(tx, order["id"])
+    await _record(
+        ctx,
+        tx,
+        "order:updated",
+        order["branch_id"],
+        updated,
+        previousStatus=order["status"],
+        **extra,
+    )
+    return updated
+
+
+async def cancel_for_diner(ctx: EdgeContext, session_id: str, order_id: str) -> dict[str, Any]:
+    """A diner takes back their table's order while the kitchen has not taken it. Cancelling
+    an order that is already cancelled answers it as it is (a double tap is not an error)."""
+
+    async def work(tx: Transaction) -> dict[str, Any]:
+        order = await tx.fetch_one(
+            f"{ORDER_SELECT} WHERE o.id = ? AND o.session_id = ?", (order_id, session_id)
         )
-        if status == "cancelled":
-            await _update_session_totals(tx, order["session_id"])
-        updated = await _view(tx, order_id)
-        await _record(ctx, tx, "order:updated", branch_id, updated, previousStatus=previous)
-        return updated
+        if order is None:
+            raise OrderNotFound()
+        if order["status"] == "cancelled":
+            return await _view(tx, order_id)
+        if order["status"] != "pending":
+            raise OrderNotCancellable(details={"status": order["status"]})
+        return await _move(ctx, tx, order, "cancelled", cancelledBy="diner")
 
     return await ctx.store.transact(work)
 

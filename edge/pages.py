@@ -26,6 +26,7 @@ from edge.store import Row
 STATIC_DIR = Path(__file__).parent / "static"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 ASSET_PREFIX = "/_assets"
+REALTIME_CLIENT = "vendor/socket.io.min.js"
 # Alphabet of the short codes printed under each QR (see edge.branch); spaces and dashes that
 # people type between characters are dropped first.
 SHORT_CODE = re.compile(r"[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}")
@@ -86,17 +87,27 @@ def render(name: str, **values: object) -> str:
 
 
 def page(
-    template: str, title: str, scripts: tuple[str, ...] = (), status: int = 200, **values: object
+    template: str,
+    title: str,
+    scripts: tuple[str, ...] = (),
+    status: int = 200,
+    realtime: bool = False,
+    **values: object,
 ) -> HTTPResponse:
+    """A whole page. `realtime` names the Socket.IO client for common.js to load when the page
+    first goes live (most first views, a join form or a PIN pad, never need it)."""
     body = render(template, **values)
-    tags = "\n".join(
+    tags = [
         f'<script src="{html.escape(asset_url(script))}" defer></script>' for script in scripts
-    )
+    ]
+    if realtime:
+        client = html.escape(asset_url(REALTIME_CLIENT))
+        tags.insert(0, f'<meta name="restai-realtime-client" content="{client}">')
     document = _template("layout.html").substitute(
         title=html.escape(title),
         stylesheet=html.escape(asset_url("css/app.css")),
         icon=html.escape(asset_url("img/icon.svg")),
-        scripts=tags,
+        scripts="\n".join(tags),
         body=body,
     )
     return html_response(document, status=status, headers=PAGE_HEADERS)
@@ -131,7 +142,8 @@ async def staff_page(request: Request) -> HTTPResponse:
     return page(
         "staff.html",
         f"Personal · {name}",
-        scripts=("vendor/socket.io.min.js", "js/common.js", "js/staff.js"),
+        scripts=("js/common.js", "js/staff.js"),
+        realtime=True,
         branch_name=name,
     )
 
@@ -149,7 +161,7 @@ async def _table_by_short_code(request: Request, branch: Row, raw: str) -> Row |
 def _code_page(branch: Row, typed: str = "", error: str = "", status: int = 200) -> HTTPResponse:
     return page(
         "code.html",
-        f"Codigo de mesa · {branch['name']}",
+        f"Código de mesa · {branch['name']}",
         status=status,
         branch_name=branch["name"],
         action=f"/{branch['slug']}/codigo",
@@ -184,7 +196,7 @@ async def _to_table(request: Request, branch: Row, short_code: str, status: int)
     """Redirect a short code to its table's page, or show the code form again with the error."""
     table = await _table_by_short_code(request, branch, short_code[:20])
     if table is None:
-        message = "No encontramos una mesa con ese codigo. Revisa las 5 letras y numeros."
+        message = "No encontramos una mesa con ese código. Revisa las 5 letras y números."
         return _code_page(branch, short_code[:20], message, status=404)
     return redirect(f"/{branch['slug']}/{table['code']}", status=status)
 
@@ -197,12 +209,13 @@ async def diner_page(request: Request, branch_slug: str, table_code: str) -> HTT
     try:
         _, table = await edge_ctx(request).directory.table(branch_slug, table_code)
     except NotFound:
-        message = "Esta mesa no existe. Revisa el codigo QR o escribe el codigo de tu mesa."
+        message = "Esta mesa no existe. Revisa el código QR o escribe el código de tu mesa."
         return _not_found(message, branch)
     return page(
         "diner.html",
         f"Mesa {table['number']} · {branch['name']}",
-        scripts=("vendor/socket.io.min.js", "js/common.js", "js/diner.js"),
+        scripts=("js/common.js", "js/diner.js"),
+        realtime=True,
         branch_name=branch["name"],
         branch_slug=branch["slug"],
         table_code=table["code"],

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from edge import orders
+from edge import orders, table_service
 from edge.clock import now_iso, parse_iso
 from edge.context import EdgeContext
 from edge.errors import (
@@ -340,6 +340,7 @@ async def end(ctx: EdgeContext, staff_id: str, role: str, session_id: str, force
         if session["status"] != "active":
             raise InvalidSessionState("Solo se puede terminar una sesion activa")
         await orders.close_session_orders(ctx, tx, session_id, force=force)
+        await table_service.close_for_session(ctx, tx, session_id)
         ended = await _finish(ctx, tx, session, "completed", None, staff_id)
         await _record(ctx, tx, "session:ended", ended)
         return ended

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from edge.menu import import_menu, parse_menu
+from edge.catalog import apply_catalog, file_version, parse_menu_document
 from edge.settings import Settings
 from edge.staff import is_trivial_pin
 from edge.store import Store
@@ -39,7 +39,9 @@ async def prepare_demo(data_dir: Path, base_url: str) -> str:
     )
     async with Store(data_dir / "edge.db") as store:
         menu = resources.files("provisioning").joinpath("demo_menu.json").read_bytes()
-        await import_menu(store, parse_menu(menu))
+        await apply_catalog(
+            store, parse_menu_document(menu), source="file", version=file_version(menu)
+        )
     return pin
 
 

@@ -43,7 +43,7 @@ async def device_status(store: Store, data_dir: Path) -> dict[str, Any]:
         tables = await store.fetch_value("SELECT count(*) FROM tables")
         roles = await store.fetch_all("SELECT role, count(*) AS n FROM staff GROUP BY role")
         waiting = await store.fetch_value(
-            "SELECT count(*) FROM outbox WHERE acknowledged_at IS NULL"
+            "SELECT count(*) FROM outbox WHERE topic = 'sessions' AND acknowledged_at IS NULL"
         )
     by_role = {role: 0 for role in STAFF_ROLES} | {row["role"]: row["n"] for row in roles}
     holder = running_holder(data_dir)

@@ -16,7 +16,7 @@ import click
 from edge.store import Store
 from provisioning.command import Obj, pass_obj
 from sync import outbox
-from sync.central_dev import central_dev_command
+from sync.central.cli import central_dev_command
 from sync.status import sync_status
 from sync.uploader import PassReport, Uploader
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the tests use: Chromium for the page tests, zbar/poppler/librsvg to decode the
-# printed QR codes, systemd-analyze to check the unit, DejaVu for accents on PNG labels.
+# Debian packages the tests use: Chromium for the page tests (and npm, which installs the
+# axe-core they inject), zbar/poppler/librsvg to decode the printed QR codes, systemd-analyze to
+# check the unit, DejaVu for accents on PNG labels.
 # Installs only what is missing, so a prepared machine pays nothing.
 set -euo pipefail
 
 need=()
 command -v chromium >/dev/null || need+=(chromium)
+command -v npm >/dev/null || need+=(npm)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v rsvg-convert >/dev/null || need+=(librsvg2-bin)
 command -v systemd-analyze >/dev/null || need+=(systemd)

@@ -1,30 +1,20 @@
-"""How long to wait before the next upload after failures: arithmetic only, no I/O."""
+"""How long to wait before the next upload after failures: arithmetic only, no I/O.
+
+The jitter is the outbox's own (`edge.outbox.full_jitter`, shared with the print worker); what is
+proper to HTTP, a central's `Retry-After`, is read here.
+"""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
+from edge.outbox import full_jitter
+
+__all__ = ["RETRY_AFTER_MAX", "full_jitter", "retry_after_seconds"]
+
 # A central asking for more than an hour is more likely confused than overloaded.
 RETRY_AFTER_MAX = 3600.0
-
-
-def full_jitter(
-    failures: int, period: float, cap: float, rand: Callable[[], float] = random.random
-) -> float:
-    """Seconds to wait after `failures` failures in a row ("full jitter").
-
-    Uniform in [0, min(cap, period * 2 ** (failures - 1))]: the first retry comes within one sync
-    period, each failure doubles the ceiling, and devices that lost the uplink together do not
-    come back in step.
-    """
-    if failures < 1:
-        return 0.0
-    # Past 2 ** 32 the ceiling is the cap anyway; the exponent is bounded to keep floats finite.
-    ceiling = min(cap, period * 2.0 ** min(failures - 1, 32))
-    return rand() * ceiling
 
 
 def retry_after_seconds(value: str | None, now: float) -> float | None:

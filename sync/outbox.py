@@ -1,29 +1,24 @@
-"""The transactional outbox: finished sessions queued for the central API.
+"""Finished sessions for the central API: the outbox topic `sessions`.
 
-A row is written in the transaction that finishes its session. An uploader claims a few rows in
-one short transaction, sends them with no lock held, then, in another short transaction, marks
-the ones the central acknowledged and releases the rest. Acknowledged rows stay for a while, for
-audit, before `prune` deletes them.
+A finished session's record is queued in the transaction that finishes it (`edge.outbox` holds
+the mechanism: claims with leases, acknowledgement, backoff state, pruning). The uploader drains
+the topic; `sync status` reads it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from edge import orders
+from edge import outbox as topics
 from edge.store import Store, Transaction
 
-PRUNE_CHUNK = 500
+SESSIONS = "sessions"
 
-
-@dataclass(frozen=True)
-class Claimed:
-    session_id: str
-    payload: str
+# Pruning is one job for the whole outbox: acknowledged tickets go with acknowledged sessions.
+prune = topics.prune
 
 
 @dataclass(frozen=True)
@@ -60,121 +55,10 @@ async def session_record(tx: Transaction, session_id: str) -> dict[str, Any]:
 
 async def enqueue_session(tx: Transaction, session_id: str) -> None:
     record = await session_record(tx, session_id)
-    await tx.execute(
-        "INSERT INTO outbox (session_id, payload, enqueued_at) VALUES (?, ?, ?)"
-        " ON CONFLICT (session_id) DO NOTHING",
-        (session_id, json.dumps(record), time.time()),
-    )
-
-
-def owner_alive(owner: str) -> bool:
-    """Whether the process named by a claim owner ("pid:nonce") still runs on this machine.
-
-    Another claimant in this very process counts as alive: its claim lapses with its lease.
-    """
-    pid_text, _, _ = owner.partition(":")
-    if not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _marks(count: int) -> str:
-    return ", ".join("?" * count)
-
-
-async def claim(store: Store, owner: str, limit: int, lease: float) -> list[Claimed]:
-    """Claim up to `limit` waiting rows, oldest first, for `lease` seconds.
-
-    Rows claimed by a live process whose lease runs are skipped. `owner`'s own earlier claims
-    count as free: its caller runs one pass at a time, so they were left by a cancelled pass.
-    """
-    now = time.time()
-    owners = await store.fetch_all(
-        "SELECT DISTINCT claimed_by FROM outbox WHERE claimed_by IS NOT NULL"
-        " AND acknowledged_at IS NULL"
-    )
-    # Only owners found dead are listed: a claimant appearing after this read stays respected.
-    stale = [
-        row["claimed_by"]
-        for row in owners
-        if row["claimed_by"] == owner or not owner_alive(row["claimed_by"])
-    ]
-
-    async def work(tx: Transaction) -> list[Claimed]:
-        rows = await tx.fetch_all(
-            "UPDATE outbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1,"
-            " last_attempt_at = ? WHERE session_id IN ("
-            "  SELECT session_id FROM outbox WHERE acknowledged_at IS NULL"
-            "  AND (claimed_by IS NULL OR claimed_until < ?"
-            f"  OR claimed_by IN ({_marks(len(stale))}))"
-            "  ORDER BY enqueued_at, session_id LIMIT ?)"
-            " RETURNING session_id, payload, enqueued_at",
-            (owner, now + lease, now, now, *stale, limit),
-        )
-        rows.sort(key=lambda row: (row["enqueued_at"], row["session_id"]))
-        return [Claimed(row["session_id"], row["payload"]) for row in rows]
-
-    return await store.transact(work)
-
-
-async def acknowledge(tx: Transaction, session_ids: list[str], now: float) -> int:
-    """Mark rows the central acknowledged; returns how many were still waiting."""
-    if not session_ids:
-        return 0
-    return await tx.execute(
-        "UPDATE outbox SET acknowledged_at = ?, claimed_by = NULL, claimed_until = NULL"
-        f" WHERE session_id IN ({_marks(len(session_ids))}) AND acknowledged_at IS NULL",
-        (now, *session_ids),
-    )
-
-
-async def release(tx: Transaction, owner: str, session_ids: list[str]) -> None:
-    """Give back rows `owner` claimed and the central did not acknowledge."""
-    if not session_ids:
-        return
-    await tx.execute(
-        "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL"
-        f" WHERE session_id IN ({_marks(len(session_ids))}) AND claimed_by = ?",
-        (*session_ids, owner),
-    )
+    await topics.enqueue(tx, SESSIONS, json.dumps(record), session_id=session_id)
 
 
 async def queue_stats(store: Store) -> QueueStats:
-    waiting = await store.fetch_one(
-        "SELECT count(*) AS depth, min(enqueued_at) AS oldest FROM outbox"
-        " WHERE acknowledged_at IS NULL"
-    )
-    kept = await store.fetch_value("SELECT count(*) FROM outbox WHERE acknowledged_at IS NOT NULL")
-    assert waiting is not None
-    return QueueStats(waiting["depth"], waiting["oldest"], kept)
-
-
-async def prune(store: Store, retention: float, now: float | None = None) -> int:
-    """Delete rows acknowledged more than `retention` seconds ago; returns how many.
-
-    Deletes in small transactions so that a week of backlog never holds the writer for long.
-    """
-    cutoff = (time.time() if now is None else now) - retention
-    total = 0
-    while True:
-
-        async def work(tx: Transaction) -> int:
-            return await tx.execute(
-                "DELETE FROM outbox WHERE session_id IN (SELECT session_id FROM outbox"
-                " WHERE acknowledged_at < ? LIMIT ?)",
-                (cutoff, PRUNE_CHUNK),
-            )
-
-        deleted = await store.transact(work)
-        total += deleted
-        if deleted < PRUNE_CHUNK:
-            return total
+    waiting = await topics.topic_stats(store, SESSIONS)
+    kept = await topics.acknowledged_kept(store, SESSIONS)
+    return QueueStats(waiting.depth, waiting.oldest_waiting, kept)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge import outbox as topics
 from edge.clock import iso
 from edge.store import Store
-from sync import outbox, state
+from sync import outbox
+from sync.outbox import SESSIONS
 
 
 def _iso_or_none(epoch: float | None) -> str | None:
@@ -21,7 +23,7 @@ async def sync_status(store: Store) -> dict[str, Any]:
     """
     central_url = await store.fetch_value("SELECT central_url FROM branch LIMIT 1")
     queue = await outbox.queue_stats(store)
-    current = await state.load_state(store)
+    current = await topics.load_state(store, SESSIONS)
     if not central_url:
         summary = "disabled"
     elif current.stopped is not None:

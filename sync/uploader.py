@@ -9,28 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from edge import outbox as topics
+from edge.outbox import Item, Problem
 from edge.store import Store, Transaction
-from sync import outbox, state
 from sync.backoff import full_jitter
 from sync.client import Answer, Outcome, Timeouts, Uplink, UplinkError, load_uplink, post_batch
-from sync.state import Problem
+from sync.outbox import SESSIONS
 
 log = logging.getLogger("restai_edge.sync")
 
 BATCH_MAX = 100
 # After a 413 the smaller batch size is kept for a while, then the full size is tried again.
 BATCH_RELEARN_SECONDS = 3600.0
-# A timer may fire a hair before the instant it was set for.
-DUE_SLACK = 0.05
 
 
 @dataclass
@@ -51,7 +48,7 @@ class Uploader:
         self._period = period
         self._backoff_cap = backoff_cap
         self.timeouts = Timeouts.for_period(period)
-        self.owner = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.owner = topics.new_owner()
         self._lock = asyncio.Lock()
         self._batch_limit = BATCH_MAX
         self._limit_learned_at = 0.0
@@ -66,11 +63,8 @@ class Uploader:
         """
         async with self._lock:
             if not force:
-                current = await state.load_state(self._store)
-                due = current.next_attempt_at is None or (
-                    current.next_attempt_at <= time.time() + DUE_SLACK
-                )
-                if current.stopped is not None or not due:
+                current = await topics.load_state(self._store, SESSIONS)
+                if not current.due(time.time()):
                     return PassReport("skipped", next_attempt_at=current.next_attempt_at)
             try:
                 uplink = await load_uplink(self._store, self._data_dir)
@@ -96,22 +90,24 @@ class Uploader:
     ) -> PassReport:
         report = PassReport("done")
         while True:
-            batch = await outbox.claim(
-                self._store, self.owner, self._batch_size(), self.timeouts.lease
+            batch = await topics.claim(
+                self._store, SESSIONS, self.owner, self._batch_size(), self.timeouts.lease
             )
             if not batch and not (probe and report.requests == 0):
                 return report
-            ids = [row.session_id for row in batch]
-            answer = await post_batch(client, uplink, [row.payload for row in batch], self.timeouts)
+            ids = [item.id for item in batch]
+            answer = await post_batch(
+                client, uplink, [item.payload for item in batch], self.timeouts
+            )
             report.requests += 1
             if answer.outcome is Outcome.ACCEPTED:
-                acknowledged = [sid for sid in ids if sid in answer.accepted]
+                acknowledged = [item.id for item in batch if item.session_id in answer.accepted]
                 if ids and not acknowledged:
                     message = f"central acknowledged none of the {len(ids)} sessions sent"
                     return await self._fail(
                         report, ids, Answer(Outcome.RETRY, answer.status, message)
                     )
-                await self._settle(ids, acknowledged)
+                await self._settle(batch, acknowledged)
                 report.sent += len(acknowledged)
                 if on_progress is not None:
                     on_progress(len(acknowledged))
@@ -132,23 +128,23 @@ class Uploader:
             else:
                 return await self._fail(report, ids, answer)
 
-    async def _settle(self, sent: list[str], acknowledged: list[str]) -> None:
+    async def _settle(self, sent: list[Item], acknowledged: list[int]) -> None:
         now = time.time()
         kept = set(acknowledged)
 
         async def work(tx: Transaction) -> None:
-            await outbox.acknowledge(tx, acknowledged, now)
-            await outbox.release(tx, self.owner, [sid for sid in sent if sid not in kept])
-            await state.record_success(tx, now)
+            await topics.acknowledge(tx, acknowledged, now)
+            await topics.release(tx, self.owner, [item.id for item in sent if item.id not in kept])
+            await topics.record_success(tx, SESSIONS, now)
 
         await self._store.transact(work)
 
-    async def _release(self, ids: list[str]) -> None:
+    async def _release(self, ids: list[int]) -> None:
         if not ids:
             return
 
         async def work(tx: Transaction) -> None:
-            await outbox.release(tx, self.owner, ids)
+            await topics.release(tx, self.owner, ids)
 
         await self._store.transact(work)
 
@@ -160,12 +156,14 @@ class Uploader:
 
         return delay_after
 
-    async def _fail(self, report: PassReport, ids: list[str], answer: Answer) -> PassReport:
+    async def _fail(self, report: PassReport, ids: list[int], answer: Answer) -> PassReport:
         problem = Problem(time.time(), answer.status, answer.message)
 
         async def work(tx: Transaction) -> float:
-            await outbox.release(tx, self.owner, ids)
-            return await state.record_failure(tx, problem, self._delay(answer.retry_after))
+            await topics.release(tx, self.owner, ids)
+            return await topics.record_failure(
+                tx, SESSIONS, problem, self._delay(answer.retry_after)
+            )
 
         next_attempt = await self._store.transact(work)
         log.warning(
@@ -177,11 +175,11 @@ class Uploader:
         return report
 
     async def _stop(
-        self, report: PassReport, problem: Problem, ids: list[str] | None = None
+        self, report: PassReport, problem: Problem, ids: list[int] | None = None
     ) -> PassReport:
         async def work(tx: Transaction) -> None:
-            await outbox.release(tx, self.owner, ids or [])
-            await state.record_stop(tx, problem)
+            await topics.release(tx, self.owner, ids or [])
+            await topics.record_stop(tx, SESSIONS, problem)
 
         await self._store.transact(work)
         log.warning(

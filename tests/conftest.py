@@ -18,6 +18,9 @@ import pytest
 from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server_process import ServerProcess
 
+# The page tests' browser fixtures (Chromium, contexts kept on the device, axe-core).
+pytest_plugins = ("tests.pages_browser",)
+
 SLUG = "downtown-lima"
 MANAGER_PIN = "482913"
 WAITER_PIN = "271828"

@@ -1,4 +1,4 @@
-"""Tests for the reference central ingest server (sync/central_dev.py).
+"""Tests for the reference central server (sync/central/): ingest, faults, admin token.
 
 The server is started for real, as a subprocess, once per module; every test
 starts from a clean state thanks to ``POST /_reset``.
@@ -20,10 +20,12 @@ import httpx
 import pytest
 
 from provisioning.server_process import free_port
-from sync.central_harness import CentralDev
+from sync.central.harness import CentralDev
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "test-device-token-7f3a9c"
+ADMIN_TOKEN = "test-admin-token-41b2e8"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 INGEST = "/api/edge/v1/sessions"
 
 
@@ -40,7 +42,7 @@ class CentralServer:
 
 @pytest.fixture(scope="module")
 def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
-    server = CentralDev(tmp_path_factory.mktemp("central"), TOKEN).start()
+    server = CentralDev(tmp_path_factory.mktemp("central"), TOKEN, admin_token=ADMIN_TOKEN).start()
     try:
         yield CentralServer(server.url, server.db_path, server.log_path)
     finally:
@@ -50,7 +52,7 @@ def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]
 @pytest.fixture
 def client(central: CentralServer) -> Iterator[httpx.Client]:
     with central.client() as c:
-        assert c.post("/_reset").status_code == 200
+        assert c.post("/_reset", headers=ADMIN).status_code == 200
         yield c
 
 
@@ -81,13 +83,13 @@ def push(c: httpx.Client, sessions: list[dict[str, Any]], **kwargs: Any) -> http
 
 
 def control(c: httpx.Client, **payload: Any) -> dict[str, Any]:
-    resp = c.post("/_control", json=payload)
+    resp = c.post("/_control", headers=ADMIN, json=payload)
     assert resp.status_code == 200, resp.text
     return resp.json()
 
 
 def stats(c: httpx.Client) -> dict[str, Any]:
-    resp = c.get("/_stats")
+    resp = c.get("/_stats", headers=ADMIN)
     assert resp.status_code == 200
     return resp.json()
 
@@ -117,7 +119,7 @@ def test_accepts_and_stores_sessions(client: httpx.Client) -> None:
     assert resp.status_code == 200
     assert resp.json() == {"success": True, "data": {"accepted": [s["id"] for s in sessions]}}
 
-    stored = client.get("/_sessions").json()
+    stored = client.get("/_sessions", headers=ADMIN).json()
     assert stored["count"] == 2
     assert [s["id"] for s in stored["sessions"]] == [s["id"] for s in sessions]
     first = stored["sessions"][0]
@@ -151,7 +153,7 @@ def test_resend_is_deduplicated(client: httpx.Client) -> None:
     assert st["deliveries"] == {a["id"]: 2, b["id"]: 1}
     assert st["duplicates"] == 1
     assert st["batch_sizes"] == [1, 2]
-    stored = client.get("/_sessions").json()["sessions"]
+    stored = client.get("/_sessions", headers=ADMIN).json()["sessions"]
     assert [s["id"] for s in stored] == [a["id"], b["id"]]
     assert stored[0]["receiveCount"] == 2
 
@@ -214,11 +216,21 @@ def test_unknown_route_uses_envelope(client: httpx.Client) -> None:
 
 
 def test_control_rejects_bad_requests(client: httpx.Client) -> None:
-    assert_error(client.post("/_control", json={"mode": "explode"}), 400, "BAD_REQUEST")
-    assert_error(client.post("/_control", json={"mode": "500", "times": 0}), 400, "BAD_REQUEST")
-    assert_error(client.post("/_control", json={"mode": "slow", "delay": "x"}), 400, "BAD_REQUEST")
-    assert_error(client.post("/_control", content=b"nope"), 400, "BAD_REQUEST")
-    assert client.get("/_control").json()["mode"] == "ok"
+    assert_error(
+        client.post("/_control", headers=ADMIN, json={"mode": "explode"}), 400, "BAD_REQUEST"
+    )
+    assert_error(
+        client.post("/_control", headers=ADMIN, json={"mode": "500", "times": 0}),
+        400,
+        "BAD_REQUEST",
+    )
+    assert_error(
+        client.post("/_control", headers=ADMIN, json={"mode": "slow", "delay": "x"}),
+        400,
+        "BAD_REQUEST",
+    )
+    assert_error(client.post("/_control", headers=ADMIN, content=b"nope"), 400, "BAD_REQUEST")
+    assert client.get("/_control", headers=ADMIN).json()["mode"] == "ok"
 
 
 def test_fault_500_with_times_reverts_to_ok(client: httpx.Client) -> None:
@@ -226,7 +238,7 @@ def test_fault_500_with_times_reverts_to_ok(client: httpx.Client) -> None:
     assert state == {"mode": "500", "times": 2, "params": {}}
     s = make_session()
     assert_error(push(client, [s]), 500, "INTERNAL_ERROR")
-    assert client.get("/_control").json()["times"] == 1
+    assert client.get("/_control", headers=ADMIN).json()["times"] == 1
     assert_error(push(client, [s]), 500, "INTERNAL_ERROR")
     resp = push(client, [s])
     assert resp.status_code == 200
@@ -354,7 +366,7 @@ def test_fault_down_drops_connection(central: CentralServer, client: httpx.Clien
 def test_reset_clears_everything(client: httpx.Client) -> None:
     push(client, [make_session()])
     control(client, mode="500")
-    assert client.post("/_reset").json() == {"reset": True}
+    assert client.post("/_reset", headers=ADMIN).json() == {"reset": True}
     st = stats(client)
     assert (st["sessions"], st["requests"], st["batch_sizes"]) == (0, 0, [])
     assert st["fault"]["mode"] == "ok"
@@ -367,6 +379,7 @@ def test_token_never_logged(central: CentralServer, client: httpx.Client) -> Non
     log = central.log_path.read_text()
     assert "Central dev server listening" in log
     assert TOKEN not in log
+    assert ADMIN_TOKEN not in log
     assert "wrong-token" not in log
 
 
@@ -376,7 +389,7 @@ def test_cli_requires_token(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "sync.central_dev",
+            "sync.central",
             "--port",
             str(free_port()),
             "--db",
@@ -390,3 +403,109 @@ def test_cli_requires_token(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--device-token" in result.stderr
+
+
+# --------------------------------------------------------------------------- #
+# The admin token (control endpoints) and where the server listens
+# --------------------------------------------------------------------------- #
+
+ADMIN_CALLS = [
+    ("GET", "/_control", None),
+    ("POST", "/_control", {"mode": "500"}),
+    ("POST", "/_reset", None),
+    ("GET", "/_sessions", None),
+    ("GET", "/_stats", None),
+    ("PUT", "/_catalog", {"version": "x"}),
+    ("GET", "/_devices", None),
+    ("PUT", "/_clock", {"offset": 600}),
+    ("PUT", "/_media/a.png", {"not": "an image"}),
+]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, auth(TOKEN), auth("wrong-token"), {"Authorization": ADMIN_TOKEN}],
+    ids=["none", "device-token", "wrong", "no-scheme"],
+)
+def test_admin_endpoints_need_the_admin_token(
+    client: httpx.Client, headers: dict[str, str]
+) -> None:
+    session = make_session()
+    assert push(client, [session]).status_code == 200
+    for method, path, payload in ADMIN_CALLS:
+        answer = client.request(method, path, json=payload, headers=headers)
+        assert_error(answer, 401, "UNAUTHORIZED")
+    # Nothing the refused calls asked for happened.
+    assert stats(client)["deliveries"] == {session["id"]: 1}
+    assert client.get("/_control", headers=ADMIN).json()["mode"] == "ok"
+    assert client.get("/_devices", headers=ADMIN).json()["count"] == 0
+    assert client.get("/_clock", headers=ADMIN).json()["offset"] == 0
+    assert_error(client.get("/_catalog", headers=ADMIN), 404, "NOT_FOUND")
+    assert client.get("/healthz").status_code == 200
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("RESTAI_CENTRAL_")}
+
+
+def run_central(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Start `python -m sync.central ARGS`, wait until it answers, stop it; its output."""
+    port = free_port()
+    log_path = tmp_path / "central.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sync.central", "--port", str(port), *args],
+            cwd=REPO_ROOT,
+            env={**clean_env(), "RESTAI_CENTRAL_DEVICE_TOKEN": TOKEN, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log_path.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            raise AssertionError(log_path.read_text())
+    finally:
+        process.terminate()
+        process.wait(10)
+    return log_path.read_text()
+
+
+def test_binding_beyond_loopback_warns(tmp_path: Path) -> None:
+    env = {"RESTAI_CENTRAL_ADMIN_TOKEN": ADMIN_TOKEN}
+    output = run_central(tmp_path, "--host", "0.0.0.0", "--db", str(tmp_path / "c.db"), env=env)
+    assert "WARNING: central-dev listens on 0.0.0.0" in output
+    quiet = run_central(tmp_path, "--host", "127.0.0.1", "--db", str(tmp_path / "c.db"), env=env)
+    assert "WARNING" not in quiet
+
+
+def test_admin_token_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    first = run_central(tmp_path, "--db", str(db))
+    token_file = tmp_path / "c.db.admin-token"
+    token = token_file.read_text().strip()
+    assert len(token) >= 24
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert str(token_file) in first and token not in first
+    run_central(tmp_path, "--db", str(db))
+    assert token_file.read_text().strip() == token
+
+
+def test_admin_token_must_differ_from_the_device_token(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sync.central", "--port", str(free_port())]
+        + ["--db", str(tmp_path / "c.db"), "--admin-token", TOKEN],
+        cwd=REPO_ROOT,
+        env={**os.environ, "RESTAI_CENTRAL_DEVICE_TOKEN": TOKEN},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "must differ from the device token" in result.stderr

@@ -110,6 +110,15 @@ def test_import_makes_the_diner_menu_with_the_contract_shape(
     assert [c["name"] for c in data["categories"]] == ["Entradas", "Fondos", "Bebidas"]
     assert [c["sort_order"] for c in data["categories"]] == [0, 1, 2]
     category = {c["name"]: c["id"] for c in data["categories"]}
+    # A file carries none of the catalog's extra facts: they are there, empty.
+    extras = {
+        "image_url": None,
+        "allergens": [],
+        "dietary_tags": [],
+        "spice_level": None,
+        "preparation_time_min": None,
+        "modifier_groups": [],
+    }
     assert data["items"] == [
         {
             "id": CEVICHE,
@@ -118,6 +127,8 @@ def test_import_makes_the_diner_menu_with_the_contract_shape(
             "description": "Pesca",
             "price": 3500,
             "is_available": True,
+            "sort_order": 0,
+            **extras,
         },
         {
             "id": LOMO,
@@ -126,6 +137,8 @@ def test_import_makes_the_diner_menu_with_the_contract_shape(
             "description": None,
             "price": 4200,
             "is_available": True,
+            "sort_order": 0,
+            **extras,
         },
         {
             "id": CHICHA,
@@ -134,6 +147,8 @@ def test_import_makes_the_diner_menu_with_the_contract_shape(
             "description": None,
             "price": 900,
             "is_available": False,
+            "sort_order": 0,
+            **extras,
         },
     ]
     back = import_menu(server, tmp_path, BASE_MENU)

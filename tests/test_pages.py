@@ -1,35 +1,15 @@
 """The diner and staff pages in a real Chromium against a real device: the whole table flow,
-offline (every request must stay on the device), with screenshots for review."""
+offline (every request must stay on the device), with screenshots for review and axe-core
+checking every state the flows go through."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlsplit
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    ConsoleMessage,
-    Locator,
-    Page,
-    Playwright,
-    Request,
-    Response,
-    Route,
-    ViewportSize,
-    WebSocket,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import Page, ViewportSize, expect
 
 from provisioning.server_process import free_port
 from tests.conftest import (
@@ -43,237 +23,24 @@ from tests.conftest import (
     open_session,
     provision_device,
 )
-
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip("Debian's Chromium is not installed (CI must have it)", allow_module_level=True)
-
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE: ViewportSize = {"width": 390, "height": 844}
-TABLET: ViewportSize = {"width": 1024, "height": 768}
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-# Realtime answers in well under a second; the polling fallback needs up to 5 s.
-LIVE_MS = 5000
-POLL_MS = 9000
-
-MENU = {
-    "currency": "PEN",
-    "taxRate": 1800,
-    "categories": [
-        {
-            "name": "Entradas",
-            "items": [
-                {
-                    "name": "Ceviche clasico",
-                    "description": "Pescado del dia en leche de tigre, camote y choclo",
-                    "price": 3800,
-                },
-                {
-                    "name": "Causa limena",
-                    "description": "Papa amarilla con aji, rellena de pollo y palta",
-                    "price": 2200,
-                },
-            ],
-        },
-        {
-            "name": "Platos de fondo",
-            "items": [
-                {
-                    "name": "Lomo saltado",
-                    "description": "Lomo fino al wok con cebolla, tomate, papas fritas y arroz",
-                    "price": 4200,
-                },
-                {
-                    "name": "Aji de gallina",
-                    "description": "En crema de aji amarillo, con arroz y huevo",
-                    "price": 3200,
-                    "available": False,
-                },
-            ],
-        },
-        {
-            "name": "Bebidas",
-            "items": [
-                {"name": "Chicha morada", "description": "Hecha en casa", "price": 900},
-                {"name": "Inca Kola", "description": "Botella de 500 ml", "price": 600},
-            ],
-        },
-    ],
-}
-
-
-def cli(data_dir: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "provisioning", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    playwright: Playwright
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def menu_server(server: EdgeServer, tmp_path_factory: pytest.TempPathFactory) -> EdgeServer:
-    """The module's shared device with the test menu loaded through the CLI."""
-    path = tmp_path_factory.mktemp("menu") / "menu.json"
-    path.write_text(json.dumps(MENU), encoding="utf-8")
-    cli(server.data_dir, "menu", "import", str(path))
-    return server
-
-
-@dataclass
-class Watch:
-    """What a browser context did that it must not: leave the device, throw, break CSP."""
-
-    origin: str
-    realtime: bool = True
-    foreign: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def route(self, route: Route, request: Request) -> None:
-        if not self.is_local(request.url):
-            self.foreign.append(request.url)
-            route.abort()
-        elif not self.realtime and "/socket.io/" in request.url:
-            route.abort()
-        else:
-            route.continue_()
-
-    def is_local(self, url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.scheme in {"data", "blob", "about"}:
-            return True
-        return f"{parts.hostname}:{parts.port}" == self.origin
-
-    def websocket(self, socket: WebSocket) -> None:
-        if not self.is_local(socket.url):
-            self.foreign.append(socket.url)
-
-    def console(self, message: ConsoleMessage) -> None:
-        # The browser logs every non-2xx fetch; those answers are part of the flows under test.
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            self.problems.append(f"console: {message.text}")
-
-    def response(self, response: Response) -> None:
-        if "/_assets/" in response.url and response.status >= 400:
-            self.problems.append(f"asset {response.url} answered {response.status}")
-
-
-Opener = Callable[..., Page]
-
-
-@pytest.fixture
-def open_page(browser: Browser) -> Iterator[Opener]:
-    """`open_page(server, size, beeps=False, realtime=True)`: a page in a fresh context (its
-    own storage); `realtime=False` cuts Socket.IO off, as a hostile Wi-Fi or proxy would."""
-    contexts: list[tuple[BrowserContext, Watch]] = []
-
-    def open_(
-        server: EdgeServer, size: ViewportSize, beeps: bool = False, realtime: bool = True
-    ) -> Page:
-        watch = Watch(f"127.0.0.1:{server.port}", realtime)
-        context = browser.new_context(
-            viewport=size,
-            device_scale_factor=2 if size == PHONE else 1,
-            is_mobile=size == PHONE,
-            has_touch=size == PHONE,
-            locale="es-PE",
-        )
-        context.route("**/*", watch.route)
-        if beeps:
-            # Count the oscillators the page starts: each beep is one or more.
-            context.add_init_script(
-                "window.__beeps = 0; const make = AudioContext.prototype.createOscillator;"
-                "AudioContext.prototype.createOscillator = function () {"
-                " window.__beeps += 1; return make.call(this); };"
-            )
-        page = context.new_page()
-        page.on("websocket", watch.websocket)
-        page.on("console", watch.console)
-        page.on("pageerror", lambda error: watch.problems.append(f"page error: {error}"))
-        page.on("response", watch.response)
-        contexts.append((context, watch))
-        return page
-
-    yield open_
-    for context, watch in contexts:
-        context.close()
-        assert watch.foreign == [], f"requests left the device: {watch.foreign}"
-        assert watch.problems == [], watch.problems
-
-
-def screenshot(page: Page, name: str, size: ViewportSize | None = None) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    if size is not None:
-        page.set_viewport_size(size)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled")
-
-
-def screenshot_both(page: Page, name: str, current: ViewportSize) -> None:
-    """The page at phone and tablet size, back to where it was."""
-    screenshot(page, f"{name}-phone", PHONE)
-    screenshot(page, f"{name}-tablet", TABLET)
-    page.set_viewport_size(current)
-
-
-def table_number(code: str) -> int:
-    return int(code.rsplit("-", 1)[1])
-
-
-def diner_url(server: EdgeServer, code: str) -> str:
-    return f"{server.url}/{SLUG}/{code}"
-
-
-def join(page: Page, server: EdgeServer, code: str, name: str, phone: str = "") -> None:
-    page.goto(diner_url(server, code))
-    page.get_by_label("Tu nombre").fill(name)
-    if phone:
-        page.get_by_label("Telefono").fill(phone)
-    page.get_by_role("button", name="Unirme a la mesa").click()
-
-
-def staff_login(
-    page: Page, server: EdgeServer, pin: str = MANAGER_PIN, state: str = "En vivo"
-) -> None:
-    page.goto(f"{server.url}/staff")
-    page.get_by_label("PIN").fill(pin)
-    page.get_by_role("button", name="Entrar").click()
-    expect(page.locator("#live-state")).to_have_text(state, timeout=LIVE_MS)
-
-
-def request_card(staff: Page, number: int) -> Locator:
-    return staff.locator(".requests-panel li", has_text=f"Mesa {number}")
-
-
-def menu_item(page: Page, name: str) -> Locator:
-    return page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=name))
-
-
-def board_card(staff: Page, number: int) -> Locator:
-    return staff.locator("#orders-board .order-card", has_text=f"Mesa {number}")
-
-
-def table_card(staff: Page, number: int) -> Locator:
-    return staff.locator(f"button.table-card[data-table-number='{number}']")
+from tests.pages_browser import (
+    LIVE_MS,
+    PHONE,
+    POLL_MS,
+    TABLET,
+    Opener,
+    board_card,
+    cli,
+    diner_url,
+    join,
+    menu_item,
+    request_card,
+    screenshot,
+    screenshot_both,
+    staff_login,
+    table_card,
+    table_number,
+)
 
 
 def test_diner_and_staff_go_through_a_whole_table(
@@ -299,16 +66,16 @@ def test_diner_and_staff_go_through_a_whole_table(
     # A name is data, never markup: it must come back as the same text everywhere.
     name = 'Carlos <img src=x onerror="window.__xss=1">'
     diner.get_by_label("Tu nombre").fill(name)
-    diner.get_by_label("Telefono").fill("+51 912 345 678")
+    diner.get_by_label("Teléfono").fill("+51 912 345 678")
     diner.get_by_role("button", name="Unirme a la mesa").click()
-    expect(diner.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    expect(diner.get_by_role("heading", name="Esperando aprobación")).to_be_visible()
     expect(diner.get_by_text(f"Hola, {name}.", exact=False)).to_be_visible()
     screenshot_both(diner, "diner-waiting", PHONE)
 
     card = request_card(staff, number)
     expect(card).to_be_visible(timeout=LIVE_MS)
     expect(card.get_by_text(name, exact=True)).to_be_visible()
-    expect(staff.get_by_role("alert").filter(has_text="aprobacion")).to_be_visible()
+    expect(staff.get_by_role("alert").filter(has_text="aprobación")).to_be_visible()
     staff.wait_for_function("window.__beeps > 0", timeout=LIVE_MS)
     expect(table_card(staff, number)).to_contain_text("Por aprobar")
     assert staff.locator("img").count() == 0 and diner.locator("img").count() == 0
@@ -347,8 +114,8 @@ def test_diner_and_staff_go_through_a_whole_table(
     expect(ticket).to_contain_text("Sin aji, por favor", timeout=LIVE_MS)
     screenshot_both(staff, "staff-orders", TABLET)
     ticket.get_by_role("button", name="Preparar").click()
-    expect(order.locator(".status-badge")).to_have_text("En preparacion", timeout=LIVE_MS)
-    expect(diner.locator("#announcer")).to_contain_text("En preparacion")
+    expect(order.locator(".status-badge")).to_have_text("En preparación", timeout=LIVE_MS)
+    expect(diner.locator("#announcer")).to_contain_text("En preparación")
     screenshot(diner, "diner-order-status-phone", PHONE)
     ticket.get_by_role("button", name="Listo").click()
     expect(order.locator(".status-badge")).to_have_text("Listo para servir", timeout=LIVE_MS)
@@ -388,7 +155,7 @@ def test_rejected_request_tells_the_diner_and_lets_them_ask_again(
     diner = open_page(server, PHONE)
     staff_login(staff, server, WAITER_PIN)
     join(diner, server, code, "Rosa Quispe")
-    expect(diner.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    expect(diner.get_by_role("heading", name="Esperando aprobación")).to_be_visible()
 
     request_card(staff, number).get_by_role("button", name="Rechazar").click()
     expect(diner.get_by_role("heading", name="Solicitud rechazada")).to_be_visible(timeout=LIVE_MS)
@@ -406,13 +173,13 @@ def test_reload_resumes_and_a_second_diner_waits_for_the_first(
     first = open_page(server, PHONE)
     second = open_page(server, PHONE)
     join(first, server, code, "Lucia Torres")
-    expect(first.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    expect(first.get_by_role("heading", name="Esperando aprobación")).to_be_visible()
     first.reload()
-    expect(first.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    expect(first.get_by_role("heading", name="Esperando aprobación")).to_be_visible()
     expect(first.get_by_text("Hola, Lucia Torres.", exact=False)).to_be_visible()
 
     second.goto(diner_url(server, code))
-    expect(second.get_by_role("heading", name="Mesa en espera de aprobacion")).to_be_visible()
+    expect(second.get_by_role("heading", name="Mesa en espera de aprobación")).to_be_visible()
     expect(second.get_by_role("button", name="Unirme a la mesa")).to_be_hidden()
     screenshot_both(second, "diner-table-pending", PHONE)
 
@@ -505,9 +272,9 @@ def test_without_realtime_both_pages_fall_back_to_polling(
     number = table_number(code)
     staff = open_page(server, TABLET, realtime=False)
     diner = open_page(server, PHONE, realtime=False)
-    staff_login(staff, server, WAITER_PIN, state="Reconectando...")
+    staff_login(staff, server, WAITER_PIN, state="Reconectando…")
     join(diner, server, code, "Elena Rojas")
-    expect(diner.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    expect(diner.get_by_role("heading", name="Esperando aprobación")).to_be_visible()
 
     request_card(staff, number).get_by_role("button", name="Aprobar").click(timeout=POLL_MS)
     expect(diner.get_by_role("heading", name="La carta")).to_be_visible(timeout=POLL_MS)
@@ -519,7 +286,7 @@ def test_without_realtime_both_pages_fall_back_to_polling(
 
     staff.get_by_role("tab", name="Pedidos").click()
     board_card(staff, number).get_by_role("button", name="Preparar").click(timeout=POLL_MS)
-    expect(order.locator(".status-badge")).to_have_text("En preparacion", timeout=POLL_MS)
+    expect(order.locator(".status-badge")).to_have_text("En preparación", timeout=POLL_MS)
 
 
 def test_kitchen_works_the_board_but_cannot_open_tables(
@@ -550,10 +317,10 @@ def test_short_code_leads_to_the_table(menu_server: EdgeServer, open_page: Opene
     page = open_page(server, PHONE)
     page.goto(f"{server.url}/{SLUG}/codigo")
     screenshot_both(page, "diner-short-code", PHONE)
-    page.get_by_label("Codigo de mesa").fill("ZZZZZ")
+    page.get_by_label("Código de mesa").fill("ZZZZZ")
     page.get_by_role("button", name="Ir a mi mesa").click()
     expect(page.get_by_role("alert")).to_contain_text("No encontramos una mesa")
-    page.get_by_label("Codigo de mesa").fill(short.lower())
+    page.get_by_label("Código de mesa").fill(short.lower())
     page.get_by_role("button", name="Ir a mi mesa").click()
     expect(page).to_have_url(diner_url(server, code))
     expect(page.get_by_role("button", name="Unirme a la mesa")).to_be_visible()
@@ -562,8 +329,8 @@ def test_short_code_leads_to_the_table(menu_server: EdgeServer, open_page: Opene
     page.goto(f"{server.url}/{SLUG}/{SLUG}-99999")
     expect(page.get_by_role("heading", name="No encontrado")).to_be_visible()
     screenshot_both(page, "diner-unknown-table", PHONE)
-    page.get_by_role("link", name="Escribir el codigo de mi mesa").click()
-    expect(page.get_by_label("Codigo de mesa")).to_be_visible()
+    page.get_by_role("link", name="Escribir el código de mi mesa").click()
+    expect(page.get_by_label("Código de mesa")).to_be_visible()
 
 
 def fits(page: Page, name: str, size: ViewportSize) -> None:
@@ -585,7 +352,7 @@ def test_pages_fit_at_200_percent_zoom_and_in_landscape(
     landscape_phone: ViewportSize = {"width": 844, "height": 390}
     diner = open_page(server, PHONE)
     join(diner, server, code, "Ana Lucia Fernandez de la Torre")
-    expect(diner.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
+    expect(diner.get_by_role("heading", name="Esperando aprobación")).to_be_visible()
     fits(diner, "diner-waiting-zoom200", zoomed_phone)
     fits(diner, "diner-waiting-landscape", landscape_phone)
 
@@ -627,14 +394,14 @@ def test_expired_request_and_the_offline_sync_banner(
     # The device re-reads its settings every 2 s.
     diner.wait_for_timeout(2500)
     join(diner, server, code, "Mario Vargas")
-    expect(diner.get_by_role("heading", name="Esperando aprobacion")).to_be_visible()
-    expect(diner.get_by_role("heading", name="Tu solicitud expiro")).to_be_visible(timeout=20000)
+    expect(diner.get_by_role("heading", name="Esperando aprobación")).to_be_visible()
+    expect(diner.get_by_role("heading", name="Tu solicitud expiró")).to_be_visible(timeout=20000)
     screenshot_both(diner, "diner-expired", PHONE)
 
     # The expired request is queued for the central API, which cannot be reached.
     staff = open_page(server, TABLET)
     staff_login(staff, server)
     banner = staff.get_by_role("status").filter(has_text="por sincronizar")
-    offline = re.compile(r"^Sin conexion — 1 mesa por sincronizar")
+    offline = re.compile(r"^Sin conexión — 1 mesa por sincronizar")
     expect(banner).to_have_text(offline, timeout=20000)
     screenshot_both(staff, "staff-sync-offline", TABLET)

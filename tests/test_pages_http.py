@@ -41,6 +41,9 @@ class Markup(HTMLParser):
             value = found.get(name)
             if value and not value.startswith("#"):
                 self.assets.append(value)
+        # The Socket.IO client, which the page's script loads when it first goes live.
+        if tag == "meta" and found.get("name") == "restai-realtime-client" and found.get("content"):
+            self.assets.append(str(found["content"]))
         if tag == "label" and found.get("for"):
             self.labels.add(str(found["for"]))
         if tag in {"input", "textarea"} and found.get("name"):

@@ -30,7 +30,7 @@ from edge.store import Store, Transaction
 from provisioning.cli import cli
 from provisioning.server_process import free_port
 from sync import outbox
-from sync.central_harness import CentralDev
+from sync.central.harness import CentralDev
 from tests.conftest import SLUG, EdgeServer, approve, auth, open_session, provision_device
 
 TOKEN = "sync-test-device-token-4b1f9e"

@@ -6,7 +6,7 @@ import msgspec
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from edge import menu
+from edge import catalog, menu
 from edge.api.request_body import decode_body, invalid, require_uuid
 from edge.api.responses import edge_ctx, ok
 from edge.auth import require_staff
@@ -27,7 +27,7 @@ class AvailabilityBody(msgspec.Struct):
 async def table_menu(request: Request, branch_slug: str, table_code: str) -> HTTPResponse:
     ctx = edge_ctx(request)
     branch, table = await ctx.directory.table(branch_slug, table_code)
-    found = await menu.read_menu(ctx.store, branch["id"])
+    found = await catalog.read_menu(ctx.store, branch["id"])
     return ok(
         {
             "branch": found["branch"],
@@ -42,7 +42,7 @@ async def table_menu(request: Request, branch_slug: str, table_code: str) -> HTT
 async def staff_menu(request: Request) -> HTTPResponse:
     ctx = edge_ctx(request)
     member = await require_staff(ctx, request)
-    return ok(await menu.read_menu(ctx.store, member.claims.branch_id))
+    return ok(await catalog.read_menu(ctx.store, member.claims.branch_id))
 
 
 @bp.patch("/menu/items/<item_id>")
@@ -55,4 +55,4 @@ async def set_availability(request: Request, item_id: str) -> HTTPResponse:
     if available is None:
         raise invalid("is_available", "required: true or false")
     row = await menu.set_availability(ctx.store, member.claims.branch_id, item_id, available)
-    return ok(menu.item_view(row))
+    return ok(catalog.item_view(row))

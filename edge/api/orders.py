@@ -87,6 +87,14 @@ async def diner_order(request: Request, order_id: str) -> HTTPResponse:
     return ok(await orders.get_order(ctx, order_id, session_id=diner.session["id"]))
 
 
+@bp.post("/customer/orders/<order_id>/cancel")
+async def diner_cancel(request: Request, order_id: str) -> HTTPResponse:
+    ctx = edge_ctx(request)
+    diner = await require_diner(ctx, request, need_active=True)
+    order_id = require_uuid(order_id, "id")
+    return ok(await orders.cancel_for_diner(ctx, diner.session["id"], order_id))
+
+
 def _statuses(raw: str | None) -> tuple[str, ...]:
     if not raw:
         return ()

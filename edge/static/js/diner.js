@@ -1,4 +1,8 @@
-/* The diner's page: ask for the table, wait for approval, order from the menu, follow orders. */
+/* The diner's page: ask for the table, wait for approval, order from the menu, follow orders.
+
+   Lists (menu, cart, orders) are rendered from `state` and patched onto the page by R.patch /
+   R.keyed, so a focused button stays focused; buttons carry `data-action` and each list answers
+   them in one handler. ON_EVENT is the one place that says what a realtime event does here. */
 (function () {
   "use strict";
 
@@ -26,7 +30,7 @@
   var STATUS_LABELS = {
     pending: "Recibido",
     confirmed: "Confirmado",
-    preparing: "En preparacion",
+    preparing: "En preparación",
     ready: "Listo para servir",
     served: "Servido",
     completed: "Completado",
@@ -38,6 +42,21 @@
     { label: "Listo", statuses: ["ready"] },
     { label: "Servido", statuses: ["served", "completed"] }
   ];
+
+  // What each realtime event does on this page (events of other sessions never get here).
+  var ON_EVENT = {
+    "session:approved": function () {
+      if (state.phase === "waiting") enterMenu();
+    },
+    "session:rejected": function (data) {
+      refused(data.reason);
+    },
+    "session:ended": function () {
+      (state.ordersRequest || Promise.resolve()).then(ended);
+    },
+    "order:new": refreshOrders,
+    "order:updated": refreshOrders
+  };
 
   var state = {
     phase: "loading",
@@ -114,7 +133,7 @@
   function offline() {
     if (state.phase === "loading") {
       $("screen-loading").querySelector("p").textContent =
-        "Sin conexion con el servidor del local. Reintentando...";
+        "Sin conexión con el servidor del local. Reintentando…";
     }
   }
 
@@ -124,7 +143,7 @@
     var existing = $("join-existing");
     if (openedBy) {
       existing.textContent =
-        "La mesa ya esta abierta a nombre de " + openedBy + ". Al unirte, tus pedidos van a la misma cuenta.";
+        "La mesa ya está abierta a nombre de " + openedBy + ". Al unirte, tus pedidos van a la misma cuenta.";
       existing.hidden = false;
       $("join-intro").hidden = true;
     } else {
@@ -163,8 +182,8 @@
       }
       if (answer.ok) {
         return notice(
-          "La mesa ya esta ocupada",
-          "Esta mesa ya esta abierta y no acepta mas personas desde el telefono. Pide ayuda al personal.",
+          "La mesa ya está ocupada",
+          "Esta mesa ya está abierta y no acepta más personas desde el teléfono. Pide ayuda al personal.",
           "Reintentar"
         );
       }
@@ -173,8 +192,8 @@
         var field = answer.error.details && answer.error.details.field;
         return joinError(
           field === "customerPhone"
-            ? "Revisa el telefono: solo numeros, espacios y + ( ) -."
-            : "Revisa tu nombre: no puede estar vacio ni pasar de 255 caracteres."
+            ? "Revisa el teléfono: solo números, espacios y + ( ) -."
+            : "Revisa tu nombre: no puede estar vacío ni pasar de 255 caracteres."
         );
       }
       joinError(answer.error.message);
@@ -194,14 +213,14 @@
     forget();
     if (reason === "expired") {
       return notice(
-        "Tu solicitud expiro",
-        "Nadie aprobo la mesa a tiempo. Puedes volver a pedirla o llamar al personal.",
+        "Tu solicitud expiró",
+        "Nadie aprobó la mesa a tiempo. Puedes volver a pedirla o llamar al personal.",
         "Volver a pedir la mesa"
       );
     }
     notice(
       "Solicitud rechazada",
-      "El personal no aprobo tu solicitud. Si crees que es un error, llama al mozo.",
+      "El personal no aprobó tu solicitud. Si crees que es un error, llama al mozo.",
       "Volver a pedir la mesa"
     );
   }
@@ -259,10 +278,7 @@
 
   function onEvent(name, data) {
     if (!state.visit || (data.sessionId && data.sessionId !== state.visit.sessionId)) return;
-    if (name === "session:approved" && state.phase === "waiting") enterMenu();
-    else if (name === "session:rejected") refused(data.reason);
-    else if (name === "session:ended") (state.ordersRequest || Promise.resolve()).then(ended);
-    else if (name === "order:new" || name === "order:updated") refreshOrders();
+    if (ON_EVENT[name]) ON_EVENT[name](data);
   }
 
   function catchUp() {
@@ -319,7 +335,7 @@
       var error = $("menu-error");
       if (!answer.ok) {
         error.textContent =
-          answer.status === 0 ? "Sin conexion: no pudimos cargar la carta. Reintentando..." : answer.error.message;
+          answer.status === 0 ? "Sin conexión: no pudimos cargar la carta. Reintentando…" : answer.error.message;
         error.hidden = false;
         state.menuLoadedAt = 0;
         return;
@@ -334,7 +350,7 @@
 
   function itemById(id) {
     var items = state.menu ? state.menu.items : [];
-    for (var i = 0; i < items.length; i++) if (items[i].id === id) return items[i];
+    for (var i = 0; i < items.length; i++) if (String(items[i].id) === String(id)) return items[i];
     return null;
   }
 
@@ -347,22 +363,22 @@
     });
     if (gone.length) {
       state.orderKey = null;
-      toast("Se agoto: " + gone.join(", ") + ". Lo quitamos de tu pedido.");
+      toast("Se agotó: " + gone.join(", ") + ". Lo quitamos de tu pedido.");
     }
   }
 
   function renderMenu() {
-    var focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
-    var nav = R.clear($("category-nav"));
-    var list = R.clear($("menu-list"));
+    if (!state.menu) return;
+    var chips = [];
+    var sections = [];
     state.menu.categories.forEach(function (category) {
       var items = state.menu.items.filter(function (item) {
         return item.category_id === category.id;
       });
       if (!items.length) return;
       var anchor = "cat-" + category.id;
-      nav.appendChild(el("li", {}, el("a", { href: "#" + anchor, text: category.name })));
-      list.appendChild(
+      chips.push(el("li", { "data-key": category.id }, el("a", { href: "#" + anchor, text: category.name })));
+      sections.push(
         el(
           "section",
           { className: "category", id: anchor, "aria-labelledby": anchor + "-title" },
@@ -371,11 +387,11 @@
         )
       );
     });
-    if (!list.firstChild) {
-      list.appendChild(el("p", { className: "muted", text: "La carta aun no esta disponible. Pregunta al personal." }));
+    if (!sections.length) {
+      sections.push(el("p", { className: "muted", text: "La carta aún no está disponible. Pregunta al personal." }));
     }
-    var again = focused && list.querySelector('[data-key="' + focused + '"]');
-    if (again) again.focus();
+    R.patch($("category-nav"), chips, $("menu-title"));
+    R.patch($("menu-list"), sections, $("menu-title"));
   }
 
   function quantityOf(id) {
@@ -386,23 +402,9 @@
   function menuItem(item) {
     var nameId = "item-" + item.id;
     var inCart = quantityOf(item.id);
-    var action = item.is_available
-      ? el("button", {
-          type: "button",
-          className: "add-button",
-          "aria-describedby": nameId,
-          "data-key": "add-" + item.id,
-          text: "Agregar",
-          on: {
-            click: function () {
-              addToCart(item);
-            }
-          }
-        })
-      : el("span", { className: "badge soldout", text: "Agotado" });
     return el(
       "li",
-      { className: "item" + (item.is_available ? "" : " is-soldout"), "data-item-id": item.id },
+      { className: "item" + (item.is_available ? "" : " is-soldout"), "data-key": item.id },
       el(
         "div",
         { className: "item-text" },
@@ -413,25 +415,16 @@
         "div",
         { className: "item-side" },
         el("span", { className: "price", text: R.money(item.price, currency()) }),
-        action,
-        el("span", { className: "in-cart", id: "in-cart-" + item.id, hidden: !inCart, text: inCartText(inCart) })
+        item.is_available
+          ? el("button", { type: "button", className: "add-button", "aria-describedby": nameId, "data-action": "add", text: "Agregar" })
+          : el("span", { className: "badge soldout", text: "Agotado" }),
+        el("span", { className: "in-cart", hidden: !inCart, text: inCartText(inCart) })
       )
     );
   }
 
   function inCartText(quantity) {
     return quantity ? quantity + " en tu pedido" : "";
-  }
-
-  /* Only the counters change: re-rendering the menu would take the focus from the button. */
-  function showInCart() {
-    (state.menu ? state.menu.items : []).forEach(function (item) {
-      var counter = $("in-cart-" + item.id);
-      if (!counter) return;
-      var quantity = quantityOf(item.id);
-      counter.textContent = inCartText(quantity);
-      counter.hidden = !quantity;
-    });
   }
 
   function addToCart(item) {
@@ -454,7 +447,7 @@
       return candidate.quantity > 0;
     });
     state.orderKey = null;
-    showInCart();
+    renderMenu();
     renderCart();
   }
 
@@ -481,61 +474,53 @@
     $("cart-grand").textContent = R.money(totals.total, currency());
     var rate = state.menu ? state.menu.branch.tax_rate : 0;
     $("cart-tax-label").textContent = "Impuestos (" + rate / 100 + "%)";
-    // The lines are rebuilt: keep the focus on the same button of the same line.
-    var focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
-    var lines = R.clear($("cart-lines"));
-    state.cart.forEach(function (line) {
-      var item = itemById(line.id);
-      if (!item) return;
-      lines.appendChild(
-        el(
-          "li",
-          { className: "cart-line" },
-          el(
-            "div",
-            { className: "cart-line-text" },
-            el("span", { className: "cart-line-name", text: item.name }),
-            el("span", { className: "muted small", text: R.money(item.price * line.quantity, currency()) })
-          ),
-          el(
-            "div",
-            { className: "stepper", role: "group", "aria-label": "Cantidad de " + item.name },
-            el("button", {
-              type: "button",
-              className: "icon-button",
-              "aria-label": "Quitar uno de " + item.name,
-              "data-key": "less-" + item.id,
-              text: "−",
-              on: {
-                click: function () {
-                  changeQuantity(item.id, -1);
-                  R.announce(item.name + ": " + quantityOf(item.id));
-                }
-              }
-            }),
-            el("span", { className: "qty", text: String(line.quantity) }),
-            el("button", {
-              type: "button",
-              className: "icon-button",
-              "aria-label": "Agregar uno de " + item.name,
-              "data-key": "more-" + item.id,
-              text: "+",
-              on: {
-                click: function () {
-                  changeQuantity(item.id, 1);
-                  R.announce(item.name + ": " + quantityOf(item.id));
-                }
-              }
-            })
-          )
-        )
-      );
+    var lines = state.cart.filter(function (line) {
+      return itemById(line.id);
     });
-    if (!state.cart.length && document.querySelector("#cart[open]")) $("cart").close();
-    if (focused && $("cart").open) {
-      var again = lines.querySelector('[data-key="' + focused + '"]');
-      (again || $("cart-send")).focus();
+    R.keyed($("cart-lines"), lines, {
+      key: function (line) {
+        return line.id;
+      },
+      render: cartLine,
+      fallback: $("cart-send")
+    });
+    if (!state.cart.length && $("cart").open) {
+      $("cart").close();
+      R.focusHeading($("screen-menu"));
     }
+  }
+
+  function cartLine(line) {
+    var item = itemById(line.id);
+    return el(
+      "li",
+      { className: "cart-line" },
+      el(
+        "div",
+        { className: "cart-line-text" },
+        el("span", { className: "cart-line-name", text: item.name }),
+        el("span", { className: "muted small amount", text: R.money(item.price * line.quantity, currency()) })
+      ),
+      el(
+        "div",
+        { className: "stepper", role: "group", "aria-label": "Cantidad de " + item.name },
+        el("button", {
+          type: "button",
+          className: "icon-button",
+          "aria-label": "Quitar uno de " + item.name,
+          "data-action": "less",
+          text: "−"
+        }),
+        el("span", { className: "qty", text: String(line.quantity) }),
+        el("button", {
+          type: "button",
+          className: "icon-button",
+          "aria-label": "Agregar uno de " + item.name,
+          "data-action": "more",
+          text: "+"
+        })
+      )
+    );
   }
 
   function cartError(text) {
@@ -568,7 +553,7 @@
         state.orderKey = null;
         $("order-notes").value = "";
         $("cart").close();
-        showInCart();
+        renderMenu();
         renderCart();
         toast("Pedido #" + answer.data.order_number + " enviado. Te avisamos cuando cambie su estado.");
         refreshOrders();
@@ -580,10 +565,10 @@
         return resume();
       }
       if (code === "ITEM_UNAVAILABLE" || code === "VALIDATION_ERROR") {
-        cartError(code === "VALIDATION_ERROR" ? "La carta cambio. Revisa tu pedido." : answer.error.message);
+        cartError(code === "VALIDATION_ERROR" ? "La carta cambió. Revisa tu pedido." : answer.error.message);
         return loadMenu();
       }
-      cartError(answer.status === 0 ? "Sin conexion. Tu pedido no se perdio: intenta enviarlo de nuevo." : answer.error.message);
+      cartError(answer.status === 0 ? "Sin conexión. Tu pedido no se perdió: intenta enviarlo de nuevo." : answer.error.message);
     });
   }
 
@@ -622,43 +607,48 @@
   }
 
   function renderOrders(before) {
-    var list = R.clear($("orders-list"));
     var orders = (state.orders || []).slice().reverse();
     $("orders-empty").hidden = orders.length > 0;
-    orders.forEach(function (order) {
-      var changed = before[order.id] && before[order.id] !== order.status;
-      list.appendChild(
-        el(
-          "li",
-          { className: "order-card status-" + order.status + (changed ? " just-changed" : ""), "data-order-id": order.id },
-          el(
-            "div",
-            { className: "order-head" },
-            el("h3", { text: "Pedido #" + order.order_number }),
-            el("span", { className: "status-badge status-" + order.status, text: STATUS_LABELS[order.status] || order.status })
-          ),
-          order.status === "cancelled" ? null : stepper(order.status),
-          el(
-            "ul",
-            { className: "order-lines" },
-            ...order.items.map(function (line) {
-              return el(
-                "li",
-                {},
-                el("span", { text: line.quantity + " × " + line.name }),
-                el("span", { className: "muted", text: R.money(line.subtotal, currency()) })
-              );
-            })
-          ),
-          el(
-            "p",
-            { className: "order-total" },
-            el("span", { className: "muted small", text: R.clock(order.created_at) }),
-            el("strong", { text: "Total " + R.money(order.total, currency()) })
-          )
-        )
-      );
+    R.keyed($("orders-list"), orders, {
+      key: function (order) {
+        return order.id;
+      },
+      render: function (order) {
+        return orderCard(order, before[order.id] && before[order.id] !== order.status);
+      }
     });
+  }
+
+  function orderCard(order, changed) {
+    return el(
+      "li",
+      { className: "order-card status-" + order.status + (changed ? " just-changed" : "") },
+      el(
+        "div",
+        { className: "order-head" },
+        el("h3", { text: "Pedido #" + order.order_number }),
+        el("span", { className: "status-badge status-" + order.status, text: STATUS_LABELS[order.status] || order.status })
+      ),
+      order.status === "cancelled" ? null : stepper(order.status),
+      el(
+        "ul",
+        { className: "order-lines" },
+        ...order.items.map(function (line) {
+          return el(
+            "li",
+            {},
+            el("span", { text: line.quantity + " × " + line.name }),
+            el("span", { className: "muted amount", text: R.money(line.subtotal, currency()) })
+          );
+        })
+      ),
+      el(
+        "p",
+        { className: "order-total" },
+        el("span", { className: "muted small", text: R.clock(order.created_at) }),
+        el("strong", { className: "amount", text: "Total " + R.money(order.total, currency()) })
+      )
+    );
   }
 
   function stepper(status) {
@@ -712,6 +702,16 @@
     if (event.target === $("cart")) $("cart").close();
   });
   $("cart-send").addEventListener("click", sendOrder);
+  R.onAction($("menu-list"), function (action, id) {
+    var item = itemById(id);
+    if (action === "add" && item && item.is_available) addToCart(item);
+  });
+  R.onAction($("cart-lines"), function (action, id) {
+    var item = itemById(id);
+    if (!item) return;
+    changeQuantity(item.id, action === "less" ? -1 : 1);
+    R.announce(item.name + ": " + quantityOf(item.id));
+  });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") tick();
   });

@@ -1,4 +1,9 @@
-/* The staff tablet: PIN login, table requests, tables, the orders board and sold-out switches. */
+/* The staff tablet: PIN login, table requests, tables, the orders board and sold-out switches.
+
+   Each list has a load function (API -> `state`) and a render function (`state` -> elements,
+   patched onto the page by R.keyed / R.patch, so whatever keeps its place keeps keyboard
+   focus). Buttons carry `data-action` and each list answers them in one handler. Realtime
+   events only say which lists are stale (EVENT_REFRESHES); `refresh` reloads those. */
 (function () {
   "use strict";
 
@@ -10,8 +15,10 @@
   var SESSION_ROLES = ["manager", "waiter"];
   var MENU_ROLES = ["manager", "waiter", "kitchen"];
   var BOARD_STATUSES = "pending,confirmed,preparing,ready";
+  // Polling stands in for realtime only while the socket is down.
   var POLL_MS = 5000;
   var SYNC_MS = 15000;
+  var TIMES_MS = 20000;
   var ROLE_LABELS = { manager: "Gerente", waiter: "Mozo", kitchen: "Cocina", cashier: "Caja" };
   var TABLE_LABELS = { free: "Libre", pending: "Por aprobar", active: "Ocupada" };
   var STATUS_LABELS = {
@@ -40,6 +47,14 @@
     { title: "Listos para servir", statuses: ["ready"] }
   ];
   var TABS = ["tables", "orders", "menu"];
+  // Which lists an event makes stale, by the start of its name: the one place that maps realtime
+  // events to refreshes.
+  var EVENT_REFRESHES = [
+    ["session:", ["requests", "tables"]],
+    ["order:", ["orders", "tables"]]
+  ];
+  // What a (re)connection or a polling tick reloads: everything an event could have changed.
+  var LIVE_LISTS = ["requests", "tables", "orders"];
 
   var state = {
     auth: R.saved.get(AUTH_KEY),
@@ -50,15 +65,21 @@
     currency: "",
     knownRequests: null,
     knownOrders: null,
+    // Requests that arrived while the page was open: their cards glow.
+    arrived: {},
     filter: "all",
     tab: "tables",
     live: null,
     syncEnabled: true,
     dialog: null,
     audio: null,
-    due: {},
-    dueTimer: null,
-    timers: []
+    timers: [],
+    // "request:<id>", "order:<id>", "item:<id>": a change in flight (its buttons say so)...
+    busy: {},
+    // ...and the API's message when the last change failed.
+    errors: {},
+    // Orders whose "Cancelar" was pressed once: the second press cancels.
+    armed: {}
   };
 
   /* ---- helpers ---- */
@@ -74,7 +95,7 @@
   function call(method, path, body) {
     return R.api(method, path, { token: state.auth && state.auth.token, body: body }).then(function (answer) {
       if (answer.status === 401 && state.auth) {
-        logout("Tu sesion expiro. Ingresa tu PIN otra vez.");
+        logout("Tu sesión expiró. Ingresa tu PIN otra vez.");
       }
       return answer;
     });
@@ -82,6 +103,45 @@
 
   function plural(count, one, many) {
     return count + " " + (count === 1 ? one : many);
+  }
+
+  function find(list, id) {
+    for (var i = 0; i < list.length; i++) if (String(list[i].id) === String(id)) return list[i];
+    return null;
+  }
+
+  /* A button of a list item; the list's action handler does the work. */
+  function actionButton(action, label, className, busy, extra) {
+    var props = {
+      type: "button",
+      className: className,
+      "data-action": action,
+      "aria-disabled": busy ? "true" : null,
+      text: label
+    };
+    Object.keys(extra || {}).forEach(function (name) {
+      props[name] = extra[name];
+    });
+    return el("button", props);
+  }
+
+  /* Where a failed change of an item says why (always there, so screen readers hear it). */
+  function errorLine(key) {
+    return el("p", { className: "error", role: "alert", hidden: !state.errors[key], text: state.errors[key] || "" });
+  }
+
+  /* Marks a change of `key` in flight, runs it, records its error; `render` shows each step. */
+  function change(key, request, render) {
+    if (state.busy[key]) return Promise.resolve(null);
+    state.busy[key] = true;
+    delete state.errors[key];
+    render();
+    return request().then(function (answer) {
+      delete state.busy[key];
+      if (!answer.ok && answer.status !== 401) state.errors[key] = answer.error.message;
+      render();
+      return answer;
+    });
   }
 
   /* ---- sound: Web Audio beeps, no file to download ---- */
@@ -126,7 +186,7 @@
     unlockAudio();
     var pin = $("pin").value.trim();
     if (!/^[0-9]{4,8}$/.test(pin)) {
-      loginError("El PIN tiene de 4 a 8 digitos.");
+      loginError("El PIN tiene de 4 a 8 dígitos.");
       $("pin").focus();
       return;
     }
@@ -136,7 +196,7 @@
       $("login-submit").disabled = false;
       $("pin").value = "";
       if (!answer.ok) {
-        loginError(answer.status === 401 ? "PIN incorrecto. Intentalo de nuevo." : answer.error.message);
+        loginError(answer.status === 401 ? "PIN incorrecto. Inténtalo de nuevo." : answer.error.message);
         $("pin").focus();
         return;
       }
@@ -173,11 +233,16 @@
     selectTab(staff.role === "kitchen" ? "orders" : "tables", false);
     R.focusHeading($("screen-app"));
     startLive();
-    refresh(["requests", "tables", "orders"]);
+    refresh(LIVE_LISTS);
     loadMenu();
     checkSync();
     state.timers.push(window.setInterval(poll, POLL_MS));
     state.timers.push(window.setInterval(checkSync, SYNC_MS));
+    state.timers.push(
+      window.setInterval(function () {
+        R.refreshTimes($("screen-app"));
+      }, TIMES_MS)
+    );
   }
 
   function startLive() {
@@ -188,9 +253,9 @@
       onEvent: onEvent,
       onState: function (connected) {
         var badge = $("live-state");
-        R.setText(badge, connected ? "En vivo" : "Reconectando...");
+        R.setText(badge, connected ? "En vivo" : "Reconectando…");
         badge.classList.toggle("is-live", connected);
-        if (connected) refresh(["requests", "tables", "orders"]);
+        if (connected) refresh(LIVE_LISTS);
       },
       onRefused: function () {
         // The token no longer opens the door: the API will say why, and log us out if so.
@@ -203,32 +268,21 @@
   }
 
   function onEvent(name) {
-    if (name.indexOf("session:") === 0) refresh(["requests", "tables"]);
-    if (name.indexOf("order:") === 0) refresh(["orders", "tables"]);
+    EVENT_REFRESHES.forEach(function (rule) {
+      if (name.indexOf(rule[0]) === 0) refresh(rule[1]);
+    });
   }
 
   function poll() {
-    if (!state.live || !state.live.connected()) refresh(["requests", "tables", "orders"]);
-    else renderRequests();
+    if (!state.live || !state.live.connected()) refresh(LIVE_LISTS);
   }
 
-  /* Coalesces bursts of events into one fetch per list. */
-  function refresh(kinds) {
-    kinds.forEach(function (kind) {
-      state.due[kind] = true;
-    });
-    if (state.dueTimer) return;
-    state.dueTimer = window.setTimeout(function () {
-      var due = state.due;
-      state.due = {};
-      state.dueTimer = null;
-      if (!state.auth) return;
-      if (due.requests) loadRequests();
-      if (due.tables) loadTables();
-      if (due.orders) loadOrders();
-      if (state.dialog && (due.tables || due.orders)) loadDialog();
-    }, 120);
-  }
+  var refresh = R.refresher({
+    requests: loadRequests,
+    tables: loadTables,
+    orders: loadOrders,
+    menu: loadMenu
+  });
 
   /* ---- tabs ---- */
 
@@ -262,125 +316,114 @@
   /* ---- table requests ---- */
 
   function loadRequests() {
+    if (!state.auth) return;
     return call("GET", "/api/tables/sessions/pending").then(function (answer) {
       if (!answer.ok) return;
       var fresh = answer.data.filter(function (request) {
-        return !state.knownRequests || !state.knownRequests[request.id];
+        return !!state.knownRequests && !state.knownRequests[request.id];
       });
       state.knownRequests = {};
       answer.data.forEach(function (request) {
         state.knownRequests[request.id] = true;
       });
+      fresh.forEach(function (request) {
+        state.arrived[request.id] = true;
+      });
       state.requests = answer.data;
-      renderRequests(fresh);
-      if (fresh.length) beep([880, 1175, 880]);
+      renderRequests();
+      if (fresh.length) {
+        flashAlert();
+        beep([880, 1175, 880]);
+      }
     });
   }
 
-  function renderRequests(fresh) {
-    var isNew = {};
-    (fresh || []).forEach(function (request) {
-      isNew[request.id] = true;
-    });
-    var list = R.clear($("requests-list"));
+  function renderRequests() {
     var count = state.requests.length;
     $("requests-empty").hidden = count > 0;
     $("requests-count").hidden = count === 0;
-    $("requests-count").textContent = String(count);
+    R.setText($("requests-count"), String(count));
     var alert = $("request-alert");
     if (count) {
       var newest = state.requests[count - 1];
-      var latest = "Mesa " + newest.table_number + " pide aprobacion: " + newest.customer_name;
-      R.setText(alert, count === 1 ? latest : count + " mesas esperan aprobacion. Ultima: " + latest);
+      var latest = "Mesa " + newest.table_number + " pide aprobación: " + newest.customer_name;
+      R.setText(alert, count === 1 ? latest : count + " mesas esperan aprobación. Última: " + latest);
       alert.hidden = false;
-      if (fresh && fresh.length) {
-        alert.classList.remove("flash");
-        void alert.offsetWidth;
-        alert.classList.add("flash");
-      }
     } else {
       alert.hidden = true;
     }
     document.title = document.title.replace(/^\(\d+\) /, "");
     if (count) document.title = "(" + count + ") " + document.title;
-    state.requests.forEach(function (request) {
-      list.appendChild(requestCard(request, isNew[request.id]));
+    R.keyed($("requests-list"), state.requests, {
+      key: function (request) {
+        return request.id;
+      },
+      render: requestCard,
+      fallback: $("requests-empty")
     });
   }
 
-  function requestCard(request, isNew) {
-    var message = el("p", { className: "error", role: "alert", hidden: true });
-    var actions = can(SESSION_ROLES)
-      ? el(
-          "div",
-          { className: "actions" },
-          el("button", {
-            type: "button",
-            className: "primary",
-            text: "Aprobar",
-            on: {
-              click: function (event) {
-                decide(request, "approve", event.currentTarget, message);
-              }
-            }
-          }),
-          el("button", {
-            type: "button",
-            className: "secondary",
-            text: "Rechazar",
-            on: {
-              click: function (event) {
-                decide(request, "reject", event.currentTarget, message);
-              }
-            }
-          })
-        )
-      : el("p", { className: "muted small", text: "Un mozo o gerente debe aprobarla." });
+  function flashAlert() {
+    var alert = $("request-alert");
+    alert.classList.remove("flash");
+    void alert.offsetWidth;
+    alert.classList.add("flash");
+  }
+
+  function requestCard(request) {
+    var key = "request:" + request.id;
     return el(
       "li",
-      {
-        className: "request-card" + (isNew ? " is-new" : ""),
-        "data-session-id": request.id
-      },
+      { className: "request-card" + (state.arrived[request.id] ? " is-new" : "") },
       el(
         "div",
         { className: "request-head" },
         el("strong", { className: "request-table", text: "Mesa " + request.table_number }),
-        el("span", { className: "muted small", text: R.ago(request.started_at) })
+        el("span", { className: "muted small", "data-since": request.started_at, text: R.ago(request.started_at) })
       ),
       el("p", { className: "request-name", text: request.customer_name }),
       request.customer_phone ? el("p", { className: "muted small", text: request.customer_phone }) : null,
-      message,
-      actions
+      errorLine(key),
+      can(SESSION_ROLES)
+        ? el(
+            "div",
+            { className: "actions" },
+            actionButton("approve", "Aprobar", "primary", state.busy[key]),
+            actionButton("reject", "Rechazar", "secondary", state.busy[key])
+          )
+        : el("p", { className: "muted small", text: "Un mozo o gerente debe aprobarla." })
     );
   }
 
-  function decide(request, action, button, message) {
-    button.disabled = true;
-    return call("PATCH", "/api/tables/sessions/" + encodeURIComponent(request.id) + "/" + action).then(
-      function (answer) {
-        button.disabled = false;
-        if (answer.ok) {
-          R.announce(
-            "Mesa " + request.table_number + (action === "approve" ? " aprobada" : " rechazada")
-          );
-        } else if (answer.status !== 401) {
-          message.textContent = answer.error.message;
-          message.hidden = false;
-        }
-        refresh(["requests", "tables"]);
-        return answer;
+  function decide(session, action) {
+    return change(
+      "request:" + session.id,
+      function () {
+        return call("PATCH", "/api/tables/sessions/" + encodeURIComponent(session.id) + "/" + action);
+      },
+      function () {
+        renderRequests();
+        if (state.dialog) renderDialog();
       }
-    );
+    ).then(function (answer) {
+      if (!answer) return answer;
+      if (answer.ok) {
+        R.announce("Mesa " + session.table_number + (action === "approve" ? " aprobada" : " rechazada"));
+      }
+      refresh(["requests", "tables"]);
+      return answer;
+    });
   }
 
   /* ---- tables ---- */
 
   function loadTables() {
+    if (!state.auth) return;
     return call("GET", "/api/tables").then(function (answer) {
       if (!answer.ok) return;
       state.tables = answer.data;
       renderTables();
+      if (state.dialog) loadDialog();
     });
   }
 
@@ -392,41 +435,44 @@
     R.setText(
       $("tables-summary"),
       plural(counts.active, "ocupada", "ocupadas") +
-      " · " +
-      plural(counts.pending, "por aprobar", "por aprobar") +
-      " · " +
+        " · " +
+        plural(counts.pending, "por aprobar", "por aprobar") +
+        " · " +
         plural(counts.free, "libre", "libres")
     );
-    var grid = R.clear($("tables-grid"));
-    state.tables.forEach(function (table) {
-      if (state.filter === "busy" && table.status === "free") return;
-      var session = table.session;
-      grid.appendChild(
-        el(
-          "li",
-          {},
-          el(
-            "button",
-            {
-              type: "button",
-              className: "table-card status-" + table.status,
-              "data-table-number": table.number,
-              "aria-haspopup": "dialog",
-              on: {
-                click: function () {
-                  openTable(table.id);
-                }
-              }
-            },
-            el("span", { className: "table-number" }, el("span", { className: "visually-hidden", text: "Mesa " }), String(table.number)),
-            el("span", { className: "table-status", text: TABLE_LABELS[table.status] || table.status }),
-            session ? el("span", { className: "table-name", text: session.customer_name }) : null,
-            session && session.status === "active" ? el("span", { className: "table-total", text: money(session.total) }) : null
-          )
-        )
-      );
+    var shown = state.tables.filter(function (table) {
+      return state.filter !== "busy" || table.status !== "free";
     });
-    if (!grid.firstChild) grid.appendChild(el("li", { className: "muted", text: "No hay mesas con clientes." }));
+    R.keyed($("tables-grid"), shown, {
+      key: function (table) {
+        return table.id;
+      },
+      render: tableCard,
+      fallback: $("filter-" + state.filter)
+    });
+    $("tables-empty").hidden = shown.length > 0;
+  }
+
+  function tableCard(table) {
+    var session = table.session;
+    return el(
+      "li",
+      {},
+      el(
+        "button",
+        {
+          type: "button",
+          className: "table-card status-" + table.status,
+          "data-action": "open",
+          "data-table-number": table.number,
+          "aria-haspopup": "dialog"
+        },
+        el("span", { className: "table-number" }, el("span", { className: "visually-hidden", text: "Mesa " }), String(table.number)),
+        el("span", { className: "table-status", text: TABLE_LABELS[table.status] || table.status }),
+        session ? el("span", { className: "table-name", text: session.customer_name }) : null,
+        session && session.status === "active" ? el("span", { className: "table-total", text: money(session.total) }) : null
+      )
+    );
   }
 
   function setFilter(filter) {
@@ -439,6 +485,7 @@
   /* ---- orders board ---- */
 
   function loadOrders() {
+    if (!state.auth) return;
     return call("GET", "/api/orders?status=" + BOARD_STATUSES).then(function (answer) {
       if (!answer.ok) return;
       var fresh = answer.data.filter(function (order) {
@@ -458,68 +505,60 @@
   }
 
   function renderBoard() {
-    var board = R.clear($("orders-board"));
     var open = state.orders.length;
     $("orders-count").hidden = open === 0;
-    $("orders-count").textContent = String(open);
-    COLUMNS.forEach(function (column, index) {
-      var orders = state.orders.filter(function (order) {
-        return column.statuses.indexOf(order.status) >= 0;
-      });
-      var titleId = "column-" + index;
-      board.appendChild(
-        el(
+    R.setText($("orders-count"), String(open));
+    R.patch(
+      $("orders-board"),
+      COLUMNS.map(function (column, index) {
+        var orders = state.orders.filter(function (order) {
+          return column.statuses.indexOf(order.status) >= 0;
+        });
+        var titleId = "column-" + index;
+        return el(
           "section",
           { className: "board-column", "aria-labelledby": titleId },
           el("h2", { id: titleId }, column.title + " ", el("span", { className: "count", text: String(orders.length) })),
           orders.length
             ? el("ul", { className: "order-stack" }, ...orders.map(orderCard))
             : el("p", { className: "muted small", text: "Nada por ahora." })
-        )
-      );
-    });
+        );
+      }),
+      $("tab-orders")
+    );
+  }
+
+  /* Everywhere an order is shown: the board and a table's detail. */
+  function renderOrders() {
+    renderBoard();
+    if (state.dialog) renderDialog();
   }
 
   function orderCard(order) {
-    var message = el("p", { className: "error", role: "alert", hidden: true });
+    var key = "order:" + order.id;
     var steps = (NEXT_STEPS[order.status] || []).map(function (step, index) {
-      return el("button", {
-        type: "button",
-        className: index === 0 ? "primary" : "secondary",
-        text: step[1],
-        on: {
-          click: function (event) {
-            moveOrder(order, step[0], event.currentTarget, message);
-          }
-        }
-      });
+      return actionButton("status:" + step[0], step[1], index === 0 ? "primary" : "secondary", state.busy[key]);
     });
     if (CANCELLABLE.indexOf(order.status) >= 0) {
-      var cancel = el("button", {
-        type: "button",
-        className: "ghost danger-text",
-        text: "Cancelar",
-        on: {
-          click: function (event) {
-            // Two presses: a cancelled order cannot come back.
-            if (cancel.dataset.armed) return moveOrder(order, "cancelled", event.currentTarget, message);
-            cancel.dataset.armed = "1";
-            cancel.textContent = "Confirmar cancelacion";
-          }
-        }
-      });
-      steps.push(cancel);
+      // Two presses: a cancelled order cannot come back.
+      var armed = state.armed[order.id];
+      steps.push(actionButton("cancel", armed ? "Confirmar cancelación" : "Cancelar", "ghost danger-text", state.busy[key]));
     }
     return el(
       "li",
-      { className: "order-card status-" + order.status, "data-order-id": order.id },
+      { className: "order-card status-" + order.status, "data-key": order.id },
       el(
         "div",
         { className: "order-head" },
         el("h3", { text: "#" + order.order_number + " · Mesa " + order.table_number }),
         el("span", { className: "status-badge status-" + order.status, text: STATUS_LABELS[order.status] || order.status })
       ),
-      el("p", { className: "muted small", text: R.clock(order.created_at) + " · " + R.ago(order.created_at) }),
+      el(
+        "p",
+        { className: "muted small" },
+        R.clock(order.created_at) + " · ",
+        el("span", { "data-since": order.created_at, text: R.ago(order.created_at) })
+      ),
       el(
         "ul",
         { className: "order-lines" },
@@ -533,25 +572,36 @@
         })
       ),
       order.notes ? el("p", { className: "order-note", text: "Nota: " + order.notes }) : null,
-      message,
+      errorLine(key),
       steps.length ? el("div", { className: "actions" }, ...steps) : null
     );
   }
 
-  function moveOrder(order, status, button, message) {
-    button.disabled = true;
-    return call("PATCH", "/api/orders/" + encodeURIComponent(order.id) + "/status", { status: status }).then(
-      function (answer) {
-        button.disabled = false;
-        if (answer.ok) {
-          R.announce("Pedido #" + order.order_number + ": " + STATUS_LABELS[status]);
-        } else if (answer.status !== 401) {
-          message.textContent = answer.error.message;
-          message.hidden = false;
-        }
-        refresh(["orders", "tables"]);
+  function orderAction(action, id) {
+    var order = find(state.orders, id) || (state.dialog && find(state.dialog.orders, id));
+    if (!order) return;
+    if (action === "cancel" && !state.armed[order.id]) {
+      state.armed[order.id] = true;
+      return renderOrders();
+    }
+    moveOrder(order, action === "cancel" ? "cancelled" : action.slice("status:".length));
+  }
+
+  function moveOrder(order, status) {
+    change(
+      "order:" + order.id,
+      function () {
+        return call("PATCH", "/api/orders/" + encodeURIComponent(order.id) + "/status", { status: status });
+      },
+      renderOrders
+    ).then(function (answer) {
+      if (!answer) return;
+      if (answer.ok) {
+        delete state.armed[order.id];
+        R.announce("Pedido #" + order.order_number + ": " + STATUS_LABELS[status]);
       }
-    );
+      refresh(["orders", "tables"]);
+    });
   }
 
   /* ---- menu: sold-out switches ---- */
@@ -580,85 +630,85 @@
   }
 
   function renderMenu() {
-    var box = R.clear($("menu-admin"));
+    if (!state.menu) return;
     var editable = can(MENU_ROLES);
+    var sections = [];
     state.menu.categories.forEach(function (category) {
       var items = state.menu.items.filter(function (item) {
         return item.category_id === category.id;
       });
       if (!items.length) return;
-      box.appendChild(
+      sections.push(
         el(
           "section",
-          { className: "menu-admin-category" },
+          { className: "menu-admin-category", "data-key": "category:" + category.id },
           el("h2", { text: category.name }),
-          el(
-            "ul",
-            { className: "menu-admin-items" },
-            ...items.map(function (item) {
-              var nameId = "admin-item-" + item.id;
-              return el(
-                "li",
-                { className: item.is_available ? "" : "is-soldout", "data-item-id": item.id },
-                el("span", { className: "item-name", id: nameId, text: item.name }),
-                el("span", { className: "muted", text: money(item.price) }),
-                el("span", {
-                  className: "badge " + (item.is_available ? "available" : "soldout"),
-                  text: item.is_available ? "Disponible" : "Agotado"
-                }),
-                editable
-                  ? el("button", {
-                      type: "button",
-                      className: "secondary small-button",
-                      "aria-describedby": nameId,
-                      text: item.is_available ? "Marcar agotado" : "Marcar disponible",
-                      on: {
-                        click: function (event) {
-                          toggleItem(item, event.currentTarget);
-                        }
-                      }
-                    })
-                  : null
-              );
-            })
-          )
+          el("ul", { className: "menu-admin-items" }, ...items.map(function (item) {
+            return menuRow(item, editable);
+          }))
         )
       );
     });
-    if (!box.firstChild) box.appendChild(el("p", { className: "muted", text: "La carta esta vacia." }));
+    if (!sections.length) sections.push(el("p", { className: "muted", text: "La carta está vacía." }));
+    R.patch($("menu-admin"), sections, $("tab-menu"));
   }
 
-  function toggleItem(item, button) {
-    button.disabled = true;
-    call("PATCH", "/api/menu/items/" + encodeURIComponent(item.id), { is_available: !item.is_available }).then(
-      function (answer) {
-        button.disabled = false;
-        if (!answer.ok) {
-          $("menu-error").textContent = answer.error.message;
-          $("menu-error").hidden = false;
-          return;
-        }
-        item.is_available = answer.data.is_available;
-        R.announce(item.name + (item.is_available ? ": disponible" : ": agotado"));
-        renderMenu();
-      }
+  function menuRow(item, editable) {
+    var nameId = "admin-item-" + item.id;
+    return el(
+      "li",
+      { className: item.is_available ? "" : "is-soldout", "data-key": item.id },
+      el("span", { className: "item-name", id: nameId, text: item.name }),
+      el("span", { className: "muted", text: money(item.price) }),
+      el("span", {
+        className: "badge " + (item.is_available ? "available" : "soldout"),
+        text: item.is_available ? "Disponible" : "Agotado"
+      }),
+      editable
+        ? actionButton(
+            "toggle",
+            item.is_available ? "Marcar agotado" : "Marcar disponible",
+            "secondary small-button",
+            state.busy["item:" + item.id],
+            { "aria-describedby": nameId }
+          )
+        : null
     );
+  }
+
+  function toggleItem(id) {
+    var item = state.menu && find(state.menu.items, id);
+    if (!item) return;
+    change(
+      "item:" + item.id,
+      function () {
+        return call("PATCH", "/api/menu/items/" + encodeURIComponent(item.id), { is_available: !item.is_available });
+      },
+      renderMenu
+    ).then(function (answer) {
+      if (!answer) return;
+      if (!answer.ok) {
+        $("menu-error").textContent = answer.error.message;
+        $("menu-error").hidden = false;
+        return;
+      }
+      item.is_available = answer.data.is_available;
+      R.announce(item.name + (item.is_available ? ": disponible" : ": agotado"));
+      renderMenu();
+    });
   }
 
   /* ---- a table's detail: its bill, approve/reject, end ---- */
 
   function openTable(tableId) {
-    state.dialog = { tableId: tableId, orders: [], result: null, message: "", canForce: false };
+    state.dialog = { tableId: tableId, orders: [], result: null, message: "", canForce: false, busy: false };
     renderDialog();
     $("table-dialog").showModal();
     loadDialog();
   }
 
   function dialogTable() {
-    for (var i = 0; i < state.tables.length; i++) {
-      if (state.tables[i].id === state.dialog.tableId) return state.tables[i];
-    }
-    return null;
+    return state.dialog ? find(state.tables, state.dialog.tableId) : null;
   }
 
   function loadDialog() {
@@ -677,66 +727,74 @@
     var table = dialogTable();
     if (!dialog || !table) return;
     var session = dialog.result || table.session;
-    $("table-dialog-title").textContent = "Mesa " + table.number + " · " + (dialog.result ? "Terminada" : TABLE_LABELS[table.status]);
-    $("td-who").textContent = session
-      ? session.customer_name + (session.customer_phone ? " · " + session.customer_phone : "") + " · desde " + R.clock(session.started_at)
-      : "Mesa libre. Codigo para escribir: " + table.short_code;
-    var orders = R.clear($("td-orders"));
+    R.setText($("table-dialog-title"), "Mesa " + table.number + " · " + (dialog.result ? "Terminada" : TABLE_LABELS[table.status]));
+    R.setText(
+      $("td-who"),
+      session
+        ? session.customer_name + (session.customer_phone ? " · " + session.customer_phone : "") + " · desde " + R.clock(session.started_at)
+        : "Mesa libre. Código para escribir: " + table.short_code
+    );
+    var orders = [];
     if (session && !dialog.result) {
-      orders.appendChild(
+      orders.push(
         dialog.orders.length
           ? el("ul", { className: "order-stack compact" }, ...dialog.orders.map(orderCard))
-          : el("p", { className: "muted", text: "Sin pedidos todavia." })
+          : el("p", { className: "muted", text: "Sin pedidos todavía." })
       );
     }
+    R.patch($("td-orders"), orders, $("table-dialog-title"));
     $("td-totals").hidden = !session || session.status === "pending";
     if (session) {
-      $("td-subtotal").textContent = money(session.subtotal);
-      $("td-tax").textContent = money(session.tax);
-      $("td-total").textContent = money(session.total);
+      R.setText($("td-subtotal"), money(session.subtotal));
+      R.setText($("td-tax"), money(session.tax));
+      R.setText($("td-total"), money(session.total));
     }
-    $("td-message").textContent = dialog.message;
-    $("td-message").hidden = !dialog.message;
-    var actions = R.clear($("td-actions"));
-    if (dialog.result) {
-      actions.appendChild(el("p", { className: "success", role: "status", text: "Mesa " + table.number + " terminada. Total de la mesa: " + money(session.total) + "." }));
-    } else if (session && session.status === "pending" && can(SESSION_ROLES)) {
-      var request = { id: session.id, table_number: table.number };
-      ["approve", "reject"].forEach(function (action) {
-        actions.appendChild(
-          el("button", {
-            type: "button",
-            className: action === "approve" ? "primary" : "secondary",
-            text: action === "approve" ? "Aprobar" : "Rechazar",
-            on: {
-              click: function (event) {
-                decide(request, action, event.currentTarget, $("td-message")).then(function (answer) {
-                  if (answer.ok) $("table-dialog").close();
-                });
-              }
-            }
-          })
-        );
-      });
-    } else if (session && session.status === "active" && can(SESSION_ROLES)) {
-      actions.appendChild(el("button", { type: "button", className: "danger", text: "Terminar", on: { click: function (event) { endSession(false, event.currentTarget); } } }));
-      if (dialog.canForce) {
-        actions.appendChild(
-          el("button", { type: "button", className: "danger-outline", text: "Forzar cierre", "aria-describedby": "td-message", on: { click: function (event) { endSession(true, event.currentTarget); } } })
-        );
-      }
-    }
-    actions.appendChild(el("button", { type: "button", className: "ghost", text: "Cerrar", on: { click: function () { $("table-dialog").close(); } } }));
+    var message = dialog.message || (session && state.errors["request:" + session.id]) || "";
+    R.setText($("td-message"), message);
+    $("td-message").hidden = !message;
+    R.patch($("td-actions"), dialogActions(dialog, table, session), $("table-dialog-title"));
   }
 
-  function endSession(force, button) {
+  function dialogActions(dialog, table, session) {
+    var actions = [];
+    if (dialog.result) {
+      actions.push(el("p", { className: "success", role: "status", text: "Mesa " + table.number + " terminada. Total de la mesa: " + money(session.total) + "." }));
+    } else if (session && session.status === "pending" && can(SESSION_ROLES)) {
+      var key = "request:" + session.id;
+      actions.push(
+        actionButton("approve", "Aprobar", "primary", state.busy[key]),
+        actionButton("reject", "Rechazar", "secondary", state.busy[key])
+      );
+    } else if (session && session.status === "active" && can(SESSION_ROLES)) {
+      actions.push(actionButton("end", "Terminar", "danger", dialog.busy));
+      if (dialog.canForce) {
+        actions.push(actionButton("force", "Forzar cierre", "danger-outline", dialog.busy, { "aria-describedby": "td-message" }));
+      }
+    }
+    actions.push(actionButton("close", "Cerrar", "ghost", false));
+    return actions;
+  }
+
+  function dialogAction(action) {
     var dialog = state.dialog;
     var table = dialogTable();
-    if (!table || !table.session) return;
-    button.disabled = true;
+    if (action === "close" || !dialog || !table) return $("table-dialog").close();
+    if (action === "end" || action === "force") return endSession(action === "force");
+    if (!table.session) return;
+    decide({ id: table.session.id, table_number: table.number }, action).then(function (answer) {
+      if (answer && answer.ok && state.dialog === dialog) $("table-dialog").close();
+    });
+  }
+
+  function endSession(force) {
+    var dialog = state.dialog;
+    var table = dialogTable();
+    if (!table || !table.session || dialog.busy) return;
+    dialog.busy = true;
+    renderDialog();
     var path = "/api/tables/sessions/" + encodeURIComponent(table.session.id) + "/end" + (force ? "?force=true" : "");
     call("PATCH", path).then(function (answer) {
-      button.disabled = false;
+      dialog.busy = false;
       if (state.dialog !== dialog) return;
       if (answer.ok) {
         dialog.result = answer.data;
@@ -774,9 +832,9 @@
       if (status.last_error && status.queue_depth > 0) {
         R.setText(
           banner,
-          "Sin conexion — " +
+          "Sin conexión — " +
             plural(status.queue_depth, "mesa", "mesas") +
-            " por sincronizar. Los datos estan a salvo en este equipo y se enviaran solos."
+            " por sincronizar. Los datos están a salvo en este equipo y se enviarán solos."
         );
         banner.hidden = false;
       } else {
@@ -812,6 +870,19 @@
   });
   $("table-dialog").addEventListener("close", function () {
     state.dialog = null;
+  });
+  R.onAction($("requests-list"), function (action, id) {
+    var request = find(state.requests, id);
+    if (request) decide(request, action);
+  });
+  R.onAction($("tables-grid"), function (action, id) {
+    if (action === "open") openTable(id);
+  });
+  R.onAction($("orders-board"), orderAction);
+  R.onAction($("td-orders"), orderAction);
+  R.onAction($("td-actions"), dialogAction);
+  R.onAction($("menu-admin"), function (action, id) {
+    if (action === "toggle") toggleItem(id);
   });
 
   if (state.auth) enterApp();
