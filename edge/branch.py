@@ -21,7 +21,7 @@ from edge.store import Row, Store, Transaction
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 SLUG_MAX = 64
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
-JOIN_POLICIES = ("open", "closed")
+JOIN_POLICIES = ("key", "open", "closed")
 
 
 def _join_policy(value: Any) -> str:
@@ -46,7 +46,12 @@ def _ttl(value: Any) -> int:
 
 BRANCH_SETTINGS: tuple[Setting, ...] = (
     Setting("auto_approve", parse_bool, False, "Sessions start active, no approval"),
-    Setting("join_policy", _join_policy, "open", "open: diners may join an active table"),
+    Setting(
+        "join_policy",
+        _join_policy,
+        "key",
+        "key: joining an active table needs its QR code; open: anyone may join; closed: nobody",
+    ),
     Setting("pending_ttl", _ttl, 600, "Seconds a request waits before it expires"),
 )
 BRANCH_SETTINGS_BY_NAME = {setting.name: setting for setting in BRANCH_SETTINGS}
@@ -55,7 +60,7 @@ BRANCH_SETTINGS_BY_NAME = {setting.name: setting for setting in BRANCH_SETTINGS}
 @dataclass(frozen=True)
 class BranchSettings:
     auto_approve: bool = False
-    join_policy: str = "open"
+    join_policy: str = "key"
     pending_ttl: int = 600
 
 

@@ -89,6 +89,12 @@ class SessionEnded(ApiError):
     message = "Tu sesion ha finalizado"
 
 
+class TableKeyRequired(ApiError):
+    status = 403
+    code = "TABLE_KEY_REQUIRED"
+    message = "Escanea el codigo QR de tu mesa para unirte"
+
+
 class SessionNotActive(ApiError):
     status = 403
     code = "SESSION_NOT_ACTIVE"

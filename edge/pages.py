@@ -97,9 +97,7 @@ def page(
     """A whole page. `realtime` names the Socket.IO client for common.js to load when the page
     first goes live (most first views, a join form or a PIN pad, never need it)."""
     body = render(template, **values)
-    tags = [
-        f'<script src="{html.escape(asset_url(script))}" defer></script>' for script in scripts
-    ]
+    tags = [f'<script src="{html.escape(asset_url(script))}" defer></script>' for script in scripts]
     if realtime:
         client = html.escape(asset_url(REALTIME_CLIENT))
         tags.insert(0, f'<meta name="restai-realtime-client" content="{client}">')

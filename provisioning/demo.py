@@ -14,12 +14,19 @@ from edge.catalog import apply_catalog, file_version, parse_menu_document
 from edge.settings import Settings
 from edge.staff import is_trivial_pin
 from edge.store import Store
+from edge.table_keys import table_key
 from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server import serve
 
 DEMO_SLUG = "downtown-lima"
 DEMO_NAME = "Downtown Lima"
 DEMO_TABLES = 20
+DEMO_TABLE = 15
+
+
+async def _demo_table_key(data_dir: Path) -> str:
+    async with Store(data_dir / "edge.db") as store:
+        return await table_key(store, DEMO_TABLE)
 
 
 async def prepare_demo(data_dir: Path, base_url: str) -> str:
@@ -51,18 +58,28 @@ def run_demo(host: str, port: int) -> None:
         shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
         base = f"http://{shown_host}:{port}"
         pin = asyncio.run(prepare_demo(data_dir, base))
-        api = f"{base}/api/customer/{DEMO_SLUG}/{DEMO_SLUG}-15"
+        key = asyncio.run(_demo_table_key(data_dir))
+        api = f"{base}/api/customer/{DEMO_SLUG}/{DEMO_SLUG}-{DEMO_TABLE}"
         click.echo(f"RestAI Edge demo: branch {DEMO_SLUG} ({DEMO_NAME}), {DEMO_TABLES} tables")
         click.echo(f"  data dir (deleted on exit): {data_dir}")
         click.echo(f"  manager PIN:  {pin}")
         click.echo(f"  staff page:   {base}/staff")
-        click.echo(f"  diner page:   {base}/{DEMO_SLUG}/{DEMO_SLUG}-15")
+        click.echo(f"  diner page:   {base}/{DEMO_SLUG}/{DEMO_SLUG}-{DEMO_TABLE}?k={key}")
+        click.echo(
+            f"                (what table {DEMO_TABLE}'s QR code opens; its key k={key} lets a"
+            " second phone join the table once it is open)"
+        )
         click.echo(f"  health:       {base}/healthz")
         click.echo("  try:")
         click.echo(f"    curl -X GET {api}/check-session")
         click.echo(
             f"    curl -X POST {api}/session -H 'Content-Type: application/json'"
             """ -d '{"customerName": "Carlos Rodriguez", "customerPhone": "+51912345678"}'"""
+        )
+        click.echo("  once staff approved it, a second diner joins with the table's key:")
+        click.echo(
+            f"    curl -X POST {api}/session -H 'Content-Type: application/json'"
+            f""" -d '{{"customerName": "Rosa Quispe", "tableKey": "{key}"}}'"""
         )
         click.echo("  Ctrl+C stops the demo.")
         serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}))

@@ -39,9 +39,11 @@ def list_requests(page: Page) -> Callable[[], list[str]]:
     seen: list[str] = []
     page.on(
         "request",
-        lambda request: seen.append(request.url)
-        if "/api/tables" in request.url or "/api/orders" in request.url
-        else None,
+        lambda request: (
+            seen.append(request.url)
+            if "/api/tables" in request.url or "/api/orders" in request.url
+            else None
+        ),
     )
     return lambda: list(seen)
 

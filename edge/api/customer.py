@@ -16,6 +16,7 @@ from edge.api.request_body import decode_body, invalid, require_uuid
 from edge.api.responses import edge_ctx, ok
 from edge.auth import require_diner
 from edge.quotas import address_quotas
+from edge.table_keys import KEY_MAX_LENGTH
 
 bp = Blueprint("customer_sessions", url_prefix="/api/customer")
 
@@ -31,6 +32,8 @@ HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 class SessionBody(msgspec.Struct):
     customerName: Name
     customerPhone: Phone | None = None
+    # From the table's QR code (`?k=`): joining an active table proves presence with it.
+    tableKey: Annotated[str, msgspec.Meta(max_length=KEY_MAX_LENGTH)] | None = None
 
 
 class RegisterBody(SessionBody):
@@ -74,17 +77,22 @@ async def _request_table(
     request: Request, branch_slug: str, table_code: str, body_type: type[SessionBody]
 ) -> HTTPResponse:
     ctx = edge_ctx(request)
-    diner = _diner_info(decode_body(request, body_type))
+    body = decode_body(request, body_type)
+    diner, key = _diner_info(body), body.tableKey
     # Resolve the table first so a typo in a URL does not use up the diner's allowance.
     await ctx.directory.table(branch_slug, table_code)
     with address_quotas(ctx, request.ip) as quotas:
-        outcome = await sessions.request_table(ctx, branch_slug, table_code, diner)
+        outcome = await sessions.request_table(ctx, branch_slug, table_code, diner, key)
         quotas.settle(outcome)
     if outcome.closed:
         return ok({"status": "active"})
     assert outcome.session is not None
+    view = sessions.session_view(outcome.session)
+    if outcome.existing:
+        # A joiner sees the table's session, not the phone number of whoever opened it.
+        view["customer_phone"] = None
     data = {
-        "session": sessions.session_view(outcome.session),
+        "session": view,
         "token": outcome.token,
         "sessionId": outcome.session["id"],
         "dinerId": outcome.diner_id,
