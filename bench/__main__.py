@@ -16,7 +16,7 @@ from typing import Any
 
 import sanic
 
-from bench import http_bench, realtime_bench, sync_drain
+from bench import http_bench, printing, realtime_bench, sync_drain
 
 
 def _machine() -> dict[str, Any]:
@@ -67,8 +67,14 @@ def table(results: dict[str, Any]) -> str:
             write["ratio"] >= 0.7,
         )
     )
-    for name in ("create -> staff session:pending", "approve -> diner session:approved"):
+    for name in (
+        "create -> staff session:pending",
+        "approve -> diner session:approved",
+        "call waiter -> staff table:call_waiter",
+    ):
         entry = results["realtime"][name]
+        if "p99_ms" not in entry:
+            continue  # an older checkout without table service
         lines.append(
             _row(
                 f"{name} (300 idle sockets)",
@@ -92,6 +98,7 @@ def table(results: dict[str, Any]) -> str:
             drain["met"],
         )
     )
+    lines.extend(printing.rows(results.get("printing", {})))
     return "\n".join(lines)
 
 
@@ -105,6 +112,7 @@ def main() -> None:
     results["http"] = http_bench.run(args.seconds)
     results["realtime"] = realtime_bench.run()
     results["sync"] = sync_drain.run()
+    results["printing"] = printing.run()
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))

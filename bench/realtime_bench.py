@@ -1,5 +1,6 @@
-"""Realtime latency with a crowd: create -> staff `session:pending` and approve -> diner
-`session:approved`, p50/p99, with 300 idle diner sockets connected; and the server's RSS then.
+"""Realtime latency with a crowd: create -> staff `session:pending`, approve -> diner
+`session:approved` and call the waiter -> staff `table:call_waiter`, p50/p99, with 300 idle diner
+sockets connected and table service flowing meanwhile; and the server's RSS then.
 
 Latency is measured from just before the HTTP request is sent to the event's arrival at the
 client, so it includes the request, the transaction and the delivery.
@@ -22,6 +23,10 @@ from bench.device import MANAGER_PIN, SLUG, device_process, provisioned_device, 
 IDLE_DINERS = 300
 # The first SAMPLES diners are approved one by one; the other sockets only idle.
 SAMPLES = 150
+# Tables calling the waiter and asking for the bill all along, each request marked done by a
+# waiter: about ten table-service events a second, far busier than any dining room.
+NOISE_TABLES = 20
+NOISE_PER_SECOND = 10
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -81,7 +86,7 @@ async def _measure(url: str, pid: int) -> dict[str, Any]:
         for number in range(1, IDLE_DINERS + 1):
             answer = await http.post(f"{prefix}{number}/session", json={"customerName": "Idle"})
             diners.append(answer.json()["data"])
-        staff = await _connect(url, staff_token, arrivals, ["session:pending"])
+        staff = await _connect(url, staff_token, arrivals, ["session:pending", "table:call_waiter"])
         measured = diners[:SAMPLES]
         sockets = await asyncio.gather(
             *(_connect(url, d["token"], arrivals, ["session:approved"]) for d in measured)
@@ -100,6 +105,26 @@ async def _measure(url: str, pid: int) -> dict[str, Any]:
         idle.stdin.write(json.dumps([d["token"] for d in diners[SAMPLES:]]).encode() + b"\n")
         await idle.stdin.drain()
         await idle.stdout.readline()
+        # An older checkout served for a "before" figure may not have table service yet.
+        table_service = (await http.get(f"{url}/api/tables/requests", headers=headers)).is_success
+        noisy = diners[SAMPLES : SAMPLES + NOISE_TABLES] if table_service else []
+        for diner in noisy:
+            await http.patch(
+                f"{url}/api/tables/sessions/{diner['sessionId']}/approve", headers=headers
+            )
+        noise = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.table_service_noise",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert noise.stdin is not None and noise.stdout is not None
+        plan = {"url": url, "staff": staff_token, "diners": noisy, "per_second": NOISE_PER_SECOND}
+        noise.stdin.write(json.dumps(plan).encode() + b"\n")
+        await noise.stdin.drain()
+        await noise.stdout.readline()
+        noise_started = time.perf_counter()
         await asyncio.sleep(1)
         rss_with_sockets = rss_mb(pid)
 
@@ -120,16 +145,37 @@ async def _measure(url: str, pid: int) -> dict[str, Any]:
             arrived = await arrivals.wait("session:approved", diner["sessionId"])
             approved_latency.append((arrived - started) * 1000)
 
+        called_latency = []
+        for diner in measured if table_service else []:
+            started = time.perf_counter()
+            await http.post(
+                f"{url}/api/customer/table-action",
+                json={"action": "call_waiter", "tableSessionId": diner["sessionId"]},
+                headers={"Authorization": f"Bearer {diner['token']}"},
+            )
+            arrived = await arrivals.wait("table:call_waiter", diner["sessionId"])
+            called_latency.append((arrived - started) * 1000)
+
+        noise.stdin.close()
+        noise_requests = int(await noise.stdout.readline())
+        noise_seconds = time.perf_counter() - noise_started
         for client in (staff, *sockets):
             await client.disconnect()
         idle.stdin.close()
         await idle.wait()
+        await noise.wait()
     return {
         "create -> staff session:pending": {**_percentiles(created_latency), "goal_p99_ms": 20},
         "approve -> diner session:approved": {
             **_percentiles(approved_latency),
             "goal_p99_ms": 20,
         },
+        "call waiter -> staff table:call_waiter": {
+            **(_percentiles(called_latency) if called_latency else {}),
+            "goal_p99_ms": 20,
+        },
+        # Every request of the noise (a call, a bill, a done) records and delivers one event.
+        "table service events meanwhile": {"per_s": round(noise_requests / noise_seconds, 1)},
         "idle diner sockets": IDLE_DINERS,
         "serve RSS with sockets": {"rss_mb": round(rss_with_sockets, 1), "goal_mb": 120},
     }

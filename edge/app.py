@@ -12,12 +12,14 @@ from sanic.config import Config
 
 from edge import pages
 from edge.api import customer, health, menu, orders, staff, sync_status, table_service
+from edge.api import printers as printers_api
 from edge.branch import BranchDirectory
 from edge.context import EdgeContext
 from edge.errors import BadRequest, NotFound, render_error
 from edge.events import EventLog
 from edge.http_request import EdgeRequest
 from edge.live import LiveSessions
+from edge.printing.worker import PrintService
 from edge.ratelimit import PendingQuota, SlidingWindow
 from edge.realtime import EXPIRY_CHECK_SECONDS, REVOCATION_CHECK_SECONDS, attach_realtime
 from edge.scheduler import build_scheduler
@@ -91,6 +93,7 @@ def create_app(settings: Settings) -> EdgeApp:
         orders.bp,
         table_service.bp,
         sync_status.bp,
+        printers_api.bp,
         pages.bp,
     )
     for blueprint in blueprints:
@@ -137,6 +140,16 @@ def create_app(settings: Settings) -> EdgeApp:
     @app.before_server_stop
     async def stop_jobs(app: EdgeApp) -> None:
         await scheduler.stop()
+
+    print_service = PrintService(ctx)
+
+    @app.after_server_start
+    async def start_printing(app: EdgeApp) -> None:
+        print_service.start()
+
+    @app.before_server_stop
+    async def stop_printing(app: EdgeApp) -> None:
+        await print_service.stop()
 
     @app.after_server_stop
     async def close_store(app: EdgeApp) -> None:

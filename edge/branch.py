@@ -44,6 +44,12 @@ def _ttl(value: Any) -> int:
     return number
 
 
+def _print_on(value: Any) -> str:
+    if value not in ("new", "confirmed"):
+        raise ValueError("expected new or confirmed")
+    return str(value)
+
+
 BRANCH_SETTINGS: tuple[Setting, ...] = (
     Setting("auto_approve", parse_bool, False, "Sessions start active, no approval"),
     Setting(
@@ -53,6 +59,7 @@ BRANCH_SETTINGS: tuple[Setting, ...] = (
         "key: joining an active table needs its QR code; open: anyone may join; closed: nobody",
     ),
     Setting("pending_ttl", _ttl, 600, "Seconds a request waits before it expires"),
+    Setting("print_on", _print_on, "confirmed", "Tickets print when staff confirm (or: new)"),
 )
 BRANCH_SETTINGS_BY_NAME = {setting.name: setting for setting in BRANCH_SETTINGS}
 
@@ -62,6 +69,7 @@ class BranchSettings:
     auto_approve: bool = False
     join_policy: str = "key"
     pending_ttl: int = 600
+    print_on: str = "confirmed"
 
 
 def parse_branch_setting(name: str, raw: Any) -> Any:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from edge import modifiers
 from edge.clock import now_iso
 from edge.context import EdgeContext
 from edge.errors import (
@@ -27,6 +28,7 @@ from edge.errors import (
     SessionNotActive,
     ValidationError,
 )
+from edge.printing import jobs as kitchen_tickets
 from edge.store import Params, Row, Transaction
 
 ORDER_STATUSES = (
@@ -69,6 +71,7 @@ class OrderLine:
     menu_item_id: str
     quantity: int
     notes: str | None = None
+    modifier_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,14 +93,16 @@ def tax_for(subtotal: int, tax_rate: int) -> int:
     return (subtotal * tax_rate + 5000) // 10000
 
 
-def order_view(order: Row, items: list[Row]) -> dict[str, Any]:
+def order_view(order: Row, items: list[Row], chosen: dict[str, list[Row]]) -> dict[str, Any]:
     status = order["status"]
     return {
         "id": order["id"],
         "order_number": order["order_number"],
         "status": status,
         # Lines move with their order: the kitchen works an order as a whole.
-        "items": [{**item, "status": status} for item in items],
+        "items": [
+            {**item, "modifiers": chosen.get(item["id"], []), "status": status} for item in items
+        ],
         "subtotal": order["subtotal"],
         "tax": order["tax"],
         "total": order["total"],
@@ -122,7 +127,8 @@ async def _views(fetch_all: FetchAll, orders: list[Row]) -> list[dict[str, Any]]
     by_order: dict[str, list[Row]] = defaultdict(list)
     for item in items:
         by_order[item.pop("order_id")].append(item)
-    return [order_view(order, by_order[order["id"]]) for order in orders]
+    chosen = await modifiers.of_lines(fetch_all, [order["id"] for order in orders])
+    return [order_view(order, by_order[order["id"]], chosen) for order in orders]
 
 
 async def _view(tx: Transaction, order_id: str) -> dict[str, Any]:
@@ -169,8 +175,9 @@ async def _menu_rows(tx: Transaction, branch_id: str, lines: list[OrderLine]) ->
     menu = {
         row["id"]: row
         for row in await tx.fetch_all(
-            "SELECT id, name, price, is_available FROM menu_items WHERE branch_id = ?"
-            " AND retired = 0 AND id IN (SELECT value FROM json_each(?))",
+            "SELECT i.id, i.name, i.price, i.is_available FROM menu_items i"
+            " JOIN menu_categories c ON c.id = i.category_id AND c.is_active = 1"
+            " WHERE i.branch_id = ? AND i.retired = 0 AND i.id IN (SELECT value FROM json_each(?))",
             (branch_id, wanted),
         )
     }
@@ -209,8 +216,17 @@ async def place_order(
                 return Placed(await _view(tx, earlier), replayed=True)
 
         branch_id = session["branch_id"]
-        priced = list(zip(await _menu_rows(tx, branch_id, new.lines), new.lines, strict=True))
-        subtotal = sum(row["price"] * line.quantity for row, line in priced)
+        rows = await _menu_rows(tx, branch_id, new.lines)
+        chosen = await modifiers.choose(
+            tx, [row["id"] for row in rows], [line.modifier_ids for line in new.lines]
+        )
+        # A line's unit price is its item's plus what its modifiers add, all from the store.
+        unit_prices = [
+            row["price"] + sum(choice.price for choice in extra)
+            for row, extra in zip(rows, chosen, strict=True)
+        ]
+        priced = list(zip(rows, new.lines, unit_prices, strict=True))
+        subtotal = sum(unit_price * line.quantity for _, line, unit_price in priced)
         tax_rate = await tx.fetch_value("SELECT tax_rate FROM branch WHERE id = ?", (branch_id,))
         tax = tax_for(subtotal, tax_rate)
         # One sequence for the life of the branch, never reset: a ticket number names one order
@@ -241,27 +257,32 @@ async def place_order(
                 now,
             ),
         )
+        line_ids = [str(uuid.uuid4()) for _ in priced]
         await tx.executemany(
             "INSERT INTO order_items (id, order_id, menu_item_id, position, name, quantity,"
             " unit_price, subtotal, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
-                    str(uuid.uuid4()),
+                    line_id,
                     order_id,
                     row["id"],
                     position,
                     row["name"],
                     line.quantity,
-                    row["price"],
-                    row["price"] * line.quantity,
+                    unit_price,
+                    unit_price * line.quantity,
                     line.notes,
                 )
-                for position, (row, line) in enumerate(priced)
+                for position, (line_id, (row, line, unit_price)) in enumerate(
+                    zip(line_ids, priced, strict=True)
+                )
             ],
         )
+        await modifiers.keep(tx, line_ids, chosen)
         await _update_session_totals(tx, session_id)
         order = await _view(tx, order_id)
         await _record(ctx, tx, "order:new", branch_id, order)
+        await kitchen_tickets.order_changed(ctx, tx, order, previous=None)
         return Placed(order, replayed=False)
 
     return await ctx.store.transact(work)
@@ -307,6 +328,7 @@ async def _move(
         previousStatus=order["status"],
         **extra,
     )
+    await kitchen_tickets.order_changed(ctx, tx, updated, previous=order["status"])
     return updated
 
 

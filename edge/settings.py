@@ -120,6 +120,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "event_retention", _positive_int, "900", "Seconds realtime events are kept for catch-up"
     ),
+    Setting("print_timeout", _positive_int, "10", "Seconds one attempt to print a ticket may take"),
+    Setting("print_retry_cap", _positive_int, "30", "Longest wait between failed prints, seconds"),
     Setting("access_log", parse_bool, "false", "Log every HTTP request"),
     Setting("log_level", _log_level, "INFO", "Logging level"),
 )
@@ -138,6 +140,8 @@ class Settings:
     sync_backoff_cap: int
     sync_retention: int
     event_retention: int
+    print_timeout: int
+    print_retry_cap: int
     access_log: bool
     log_level: str
 

@@ -15,7 +15,7 @@ from edge.branch import (
     read_branch_settings,
 )
 from edge.branch import write_branch_setting as store_branch_setting
-from provisioning import device_cli, staff_cli, sync_cli
+from provisioning import device_cli, printer_cli, staff_cli, sync_cli
 from provisioning.command import USER_ERRORS, Obj, pass_obj, run, with_store
 from provisioning.menu_cli import menu_group
 from provisioning.provision import ProvisionRequest, provision
@@ -104,17 +104,24 @@ def serve_command(obj: Obj, host: str | None, port: int | None) -> None:
 @cli.command("demo")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-def demo_command(port: int, host: str) -> None:
+@click.option(
+    "--printer",
+    metavar="HOST[:PORT]",
+    help="Print kitchen tickets on this ESC/POS printer [default: a pretend one, in the terminal]",
+)
+def demo_command(port: int, host: str, printer: str | None) -> None:
     """Serve a ready demo branch (downtown-lima) from a temporary data dir."""
     from provisioning.demo import run_demo
 
     try:
-        run_demo(host, port)
+        run_demo(host, port, printer)
     except USER_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
 
 
 for command in (staff_cli.staff_group, menu_group, *device_cli.COMMANDS, *sync_cli.COMMANDS):
+    cli.add_command(command)
+for command in printer_cli.COMMANDS:
     cli.add_command(command)
 
 

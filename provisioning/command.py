@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from edge.printing.printers import PrinterError
 from edge.secret_files import SecretMissing
 from edge.settings import Settings, SettingsError
 from edge.staff import StaffError
@@ -27,6 +28,7 @@ T = TypeVar("T")
 USER_ERRORS: tuple[type[Exception], ...] = (
     BackupError,
     DeviceBusy,
+    PrinterError,
     ProvisionError,
     SecretMissing,
     SettingsError,

@@ -15,6 +15,7 @@ from edge.settings import Settings
 from edge.staff import is_trivial_pin
 from edge.store import Store
 from edge.table_keys import table_key
+from provisioning import demo_printers
 from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server import serve
 
@@ -29,7 +30,9 @@ async def _demo_table_key(data_dir: Path) -> str:
         return await table_key(store, DEMO_TABLE)
 
 
-async def prepare_demo(data_dir: Path, base_url: str) -> str:
+async def prepare_demo(
+    data_dir: Path, base_url: str, printer: tuple[str, int] | None = None
+) -> str:
     """Provision the demo branch, its manager and its menu; returns the manager's PIN."""
     pin = f"{secrets.randbelow(10**6):06d}"
     while is_trivial_pin(pin):
@@ -49,15 +52,21 @@ async def prepare_demo(data_dir: Path, base_url: str) -> str:
         await apply_catalog(
             store, parse_menu_document(menu), source="file", version=file_version(menu)
         )
+        if printer is not None:
+            await demo_printers.add_stations(store, *printer)
     return pin
 
 
-def run_demo(host: str, port: int) -> None:
+def run_demo(host: str, port: int, printer: str | None = None) -> None:
+    address = demo_printers.parse_address(printer) if printer else None
+    pretend = None if address else demo_printers.pretend_printer()
+    if pretend is not None:
+        address = (pretend.host, pretend.port)
     with tempfile.TemporaryDirectory(prefix="restai-edge-demo-") as tmp:
         data_dir = Path(tmp)
         shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
         base = f"http://{shown_host}:{port}"
-        pin = asyncio.run(prepare_demo(data_dir, base))
+        pin = asyncio.run(prepare_demo(data_dir, base, address))
         key = asyncio.run(_demo_table_key(data_dir))
         api = f"{base}/api/customer/{DEMO_SLUG}/{DEMO_SLUG}-{DEMO_TABLE}"
         click.echo(f"RestAI Edge demo: branch {DEMO_SLUG} ({DEMO_NAME}), {DEMO_TABLES} tables")
@@ -81,5 +90,16 @@ def run_demo(host: str, port: int) -> None:
             f"    curl -X POST {api}/session -H 'Content-Type: application/json'"
             f""" -d '{{"customerName": "Rosa Quispe", "tableKey": "{key}"}}'"""
         )
+        click.echo(
+            "  the menu has modifiers (Lomo saltado: término and extras; Pisco sour: dulzor);"
+            " diners can call the waiter, ask for the bill and cancel a pending order"
+        )
+        click.echo(f"    curl -X GET {api}/menu")
+        where = "this terminal (a pretend printer)" if pretend else f"{printer}"
+        click.echo(f"  kitchen tickets (Cocina, Bar) print on {where} when staff confirm an order")
         click.echo("  Ctrl+C stops the demo.")
-        serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}))
+        try:
+            serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}))
+        finally:
+            if pretend is not None:
+                pretend.stop()

@@ -278,7 +278,7 @@ def test_a_new_catalog_keeps_ids_and_retires_what_orders_name(
     approve(edge, manager, diner["sessionId"])
     placed = httpx.post(
         f"{edge.url}/api/customer/orders",
-        json={"items": [{"menuItemId": PISCO, "quantity": 2}]},
+        json={"items": [{"menuItemId": PISCO, "quantity": 2, "modifiers": [CON_AZUCAR]}]},
         headers=auth(diner["token"]),
     )
     assert placed.status_code == 201, placed.text

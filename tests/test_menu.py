@@ -434,17 +434,30 @@ def test_the_demo_branch_has_a_peruvian_menu_in_pen_cents(tmp_path: Path) -> Non
         edge.stop()
     edge.assert_clean_log()
     assert (data["branch"]["currency"], data["branch"]["tax_rate"]) == ("PEN", 1800)
-    names = {item["name"] for item in data["items"]}
+    items = {item["name"]: item for item in data["items"]}
     assert {
-        "Ceviche clasico",
+        "Ceviche clásico",
         "Lomo saltado",
-        "Aji de gallina",
-        "Causa limena",
+        "Ají de gallina",
+        "Causa limeña",
         "Chicha morada",
         "Inca Kola",
         "Pisco sour",
-        "Suspiro limeno",
-    } <= names
+        "Suspiro limeño",
+    } <= set(items)
     for item in data["items"]:
         assert isinstance(item["price"], int) and 300 <= item["price"] <= 10000, item
         assert item["is_available"] is True
+    # The demo shows modifiers at once: a required término and optional extras (one sold out)
+    # on the lomo, a required choice on the pisco sour.
+    groups = {
+        name: [
+            (g["name"], g["min_selections"], g["max_selections"]) for g in item["modifier_groups"]
+        ]
+        for name, item in items.items()
+    }
+    assert groups["Lomo saltado"] == [("Término de la carne", 1, 1), ("Extras", 0, 3)]
+    assert groups["Pisco sour"] == [("Dulzor", 1, 1)]
+    extras = items["Lomo saltado"]["modifier_groups"][1]["modifiers"]
+    assert [m["name"] for m in extras if not m["is_available"]] == ["Palta"]
+    assert all(m["price"] > 0 for m in extras)

@@ -9,7 +9,7 @@ import msgspec
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from edge import orders
+from edge import modifiers, orders
 from edge.api.request_body import decode_body, invalid, require_uuid
 from edge.api.responses import edge_ctx, ok
 from edge.auth import require_diner, require_staff
@@ -29,6 +29,9 @@ class LineBody(msgspec.Struct):
     menuItemId: str
     quantity: Annotated[int, msgspec.Meta(ge=1, le=99)]
     notes: Notes | None = None
+    modifiers: Annotated[list[str], msgspec.Meta(max_length=modifiers.MAX_PER_LINE)] = (
+        msgspec.field(default_factory=list)
+    )
 
 
 class OrderBody(msgspec.Struct):
@@ -54,6 +57,10 @@ def _new_order(request: Request) -> orders.NewOrder:
             require_uuid(line.menuItemId, f"items[{index}].menuItemId"),
             line.quantity,
             _notes(line.notes),
+            tuple(
+                require_uuid(modifier_id, f"items[{index}].modifiers[{position}]")
+                for position, modifier_id in enumerate(line.modifiers)
+            ),
         )
         for index, line in enumerate(body.items)
     ]

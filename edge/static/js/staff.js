@@ -18,6 +18,7 @@
   // Polling stands in for realtime only while the socket is down.
   var POLL_MS = 5000;
   var SYNC_MS = 15000;
+  var PRINTERS_MS = 5000;
   var TIMES_MS = 20000;
   var ROLE_LABELS = { manager: "Gerente", waiter: "Mozo", kitchen: "Cocina", cashier: "Caja" };
   var TABLE_LABELS = { free: "Libre", pending: "Por aprobar", active: "Ocupada" };
@@ -74,6 +75,8 @@
     tab: "tables",
     live: null,
     syncEnabled: true,
+    // The kitchen printers (GET /api/printers): a down one shows a banner; any lets staff reprint.
+    printers: [],
     dialog: null,
     audio: null,
     timers: [],
@@ -239,8 +242,10 @@
     refresh(LIVE_LISTS);
     loadMenu();
     checkSync();
+    checkPrinters();
     state.timers.push(window.setInterval(poll, POLL_MS));
     state.timers.push(window.setInterval(checkSync, SYNC_MS));
+    state.timers.push(window.setInterval(checkPrinters, PRINTERS_MS));
     state.timers.push(
       window.setInterval(function () {
         R.refreshTimes($("screen-app"));
@@ -566,6 +571,9 @@
       var armed = state.armed[order.id];
       steps.push(actionButton("cancel", armed ? "Confirmar cancelación" : "Cancelar", "ghost danger-text", state.busy[key]));
     }
+    if (state.printers.length && order.status !== "cancelled") {
+      steps.push(actionButton("print", "Reimprimir", "ghost", state.busy[key]));
+    }
     return el(
       "li",
       { className: "order-card status-" + order.status, "data-key": order.id },
@@ -602,6 +610,7 @@
   function orderAction(action, id) {
     var order = find(state.orders, id) || (state.dialog && find(state.dialog.orders, id));
     if (!order) return;
+    if (action === "print") return reprint(order);
     if (action === "cancel" && !state.armed[order.id]) {
       state.armed[order.id] = true;
       return renderOrders();
@@ -623,6 +632,52 @@
         R.announce("Pedido #" + order.order_number + ": " + STATUS_LABELS[status]);
       }
       refresh(["orders", "tables"]);
+    });
+  }
+
+  function reprint(order) {
+    change(
+      "order:" + order.id,
+      function () {
+        return call("POST", "/api/orders/" + encodeURIComponent(order.id) + "/print");
+      },
+      renderOrders
+    ).then(function (answer) {
+      if (answer && answer.ok) {
+        var names = answer.data.printers.map(function (printer) {
+          return printer.name;
+        });
+        R.announce("Pedido #" + order.order_number + " enviado a imprimir: " + names.join(", "));
+      }
+    });
+  }
+
+  /* ---- kitchen printers: a station that is down, and whether reprinting is offered ---- */
+
+  function checkPrinters() {
+    if (!state.auth) return;
+    call("GET", "/api/printers").then(function (answer) {
+      if (!answer.ok) return;
+      var had = state.printers.length;
+      state.printers = answer.data;
+      var down = answer.data.filter(function (printer) {
+        return printer.status === "down";
+      });
+      var banner = $("printer-banner");
+      if (down.length) {
+        R.setText(
+          banner,
+          "Impresora sin conexión: " +
+            down
+              .map(function (printer) {
+                return printer.name + " (" + plural(printer.queue_depth, "ticket", "tickets") + " en espera)";
+              })
+              .join(", ") +
+            ". Revisa que esté encendida, conectada y con papel; los tickets se imprimirán solos al volver."
+        );
+      }
+      banner.hidden = !down.length;
+      if (!had !== !state.printers.length) renderOrders();
     });
   }
 
