@@ -79,7 +79,14 @@ def build_context(settings: Settings) -> EdgeContext:
 def create_app(settings: Settings) -> EdgeApp:
     ctx = build_context(settings)
     # msgspec encodes our answers several times faster than the standard library.
-    app: EdgeApp = Sanic(APP_NAME, ctx=ctx, dumps=msgspec.json.encode, request_class=EdgeRequest)
+    # configure_logging=False: Sanic's loggers go through edge.logs like every other library's.
+    app: EdgeApp = Sanic(
+        APP_NAME,
+        ctx=ctx,
+        dumps=msgspec.json.encode,
+        configure_logging=False,
+        request_class=EdgeRequest,
+    )
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.error_handler.add(Exception, render_error)
@@ -122,9 +129,15 @@ def create_app(settings: Settings) -> EdgeApp:
     @app.before_server_start
     async def open_store(app: EdgeApp) -> None:
         await ctx.store.open()
-        await seal_pin_hashes(ctx.store, ctx.pin_key)
-        await ctx.directory.load()
-        await ctx.live.load(ctx.store)
+        try:
+            await seal_pin_hashes(ctx.store, ctx.pin_key)
+            await ctx.directory.load()
+            await ctx.live.load(ctx.store)
+        except BaseException:
+            # Sanic runs no stop listener after a failed start: an open store would be a thread
+            # that keeps the process alive with nothing listening.
+            await ctx.store.close()
+            raise
         if ctx.directory.branch is None:
             log.warning("No branch is provisioned in %s", settings.data_dir)
 
@@ -154,5 +167,6 @@ def create_app(settings: Settings) -> EdgeApp:
     @app.after_server_stop
     async def close_store(app: EdgeApp) -> None:
         await ctx.store.close()
+        log.info("RestAI Edge stopped")
 
     return app

@@ -14,12 +14,17 @@ from sanic import Request
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, json
 
+from edge.write_health import is_storage_full
+
 log = logging.getLogger("restai_edge.errors")
 
 # On every API answer, failures included: browsers must not guess another type for it, and
 # nothing on the way (a shared phone's browser cache, a proxy) may keep one, since answers carry
 # tokens, names and phone numbers.
 API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+# Seconds a client waits before trying a write again on a full disk; the device itself checks
+# for freed space every few seconds (edge.maintenance).
+STORAGE_FULL_RETRY_AFTER = 30
 
 
 class ApiError(Exception):
@@ -181,6 +186,17 @@ class RateLimited(ApiError):
         super().__init__(details=details, headers={"Retry-After": str(max(1, retry_after))})
 
 
+class StorageFull(ApiError):
+    """The disk is full: nothing can be saved until space is freed (edge.write_health)."""
+
+    status = 503
+    code = "STORAGE_FULL"
+    message = "El dispositivo no tiene espacio para guardar, intenta en unos minutos"
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": str(STORAGE_FULL_RETRY_AFTER)})
+
+
 class InternalError(ApiError):
     status = 500
     code = "INTERNAL_ERROR"
@@ -199,6 +215,8 @@ def as_api_error(exc: BaseException) -> ApiError:
     """Map anything raised while handling a request to the error the client will see."""
     if isinstance(exc, ApiError):
         return exc
+    if is_storage_full(exc):
+        return StorageFull()
     if isinstance(exc, SanicException):
         return _SANIC_STATUS_TO_ERROR.get(exc.status_code, BadRequest)()
     return InternalError()

@@ -3,23 +3,27 @@
 Pages are small server-rendered shells; their scripts talk to the same JSON API and Socket.IO as
 any other client. Assets live under `/_assets/`, a prefix no branch slug can take (slugs start
 with a letter or digit), and pages name them with a content hash (`?v=`): a phone keeps them for
-good and still fetches a new release at once.
+good and still fetches a new release at once. Assets and pages go out compressed to clients that
+accept it (see edge.assets).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import hashlib
 import html
 import re
 import string
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from sanic import Blueprint, Request
+from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, redirect
 from sanic.response import html as html_response
+from sanic.response import raw as raw_response
 
 from edge.api.responses import edge_ctx
+from edge.assets import MIN_COMPRESS_BYTES, AssetTable, compress, negotiate
 from edge.errors import MethodNotAllowed, NotFound
 from edge.store import Row
 
@@ -56,24 +60,79 @@ PAGE_HEADERS = {
 }
 
 bp = Blueprint("pages")
-bp.static(ASSET_PREFIX, STATIC_DIR, name="assets")
-
-
-@bp.on_response
-async def cache_assets(request: Request, response: HTTPResponse) -> None:
-    if not request.path.startswith(f"{ASSET_PREFIX}/") or response.status not in (200, 304):
-        return
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if "v" in request.args:
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    else:
-        response.headers["Cache-Control"] = "no-cache"
 
 
 @functools.cache
+def assets() -> AssetTable:
+    return AssetTable(STATIC_DIR)
+
+
 def asset_url(path: str) -> str:
-    digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:12]
-    return f"{ASSET_PREFIX}/{path}?v={digest}"
+    return f"{ASSET_PREFIX}/{assets().version(path)}"
+
+
+@bp.before_server_start
+async def compress_assets(app: Sanic) -> None:
+    """Made once at start, off the event loop: requests then only pick bytes."""
+    await asyncio.get_running_loop().run_in_executor(None, assets().compress_all)
+
+
+@bp.route(f"{ASSET_PREFIX}/<path:path>", methods=("GET", "HEAD"), name="assets")
+async def asset(request: Request, path: str) -> HTTPResponse:
+    found = assets().get(path)
+    if found is None:
+        raise NotFound()
+    body, encoding = found.body_for(negotiate(request.headers.get("accept-encoding", "")))
+    etag = found.etag(encoding)
+    headers = {
+        "Content-Type": found.content_type,
+        "ETag": etag,
+        "Last-Modified": found.last_modified,
+        "Vary": "Accept-Encoding",
+        "X-Content-Type-Options": "nosniff",
+        # Only the URL a page names is forever: any other may change with the next release.
+        "Cache-Control": "public, max-age=31536000, immutable"
+        if request.args.get("v") == found.digest
+        else "no-cache",
+    }
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    if _not_modified(request, etag, found.last_modified):
+        return HTTPResponse(status=304, headers=headers)
+    return raw_response(body, headers=headers, content_type=found.content_type)
+
+
+def _not_modified(request: Request, etag: str, last_modified: str) -> bool:
+    match = request.headers.get("if-none-match")
+    if match is not None:
+        return match.strip() == "*" or etag in (tag.strip() for tag in match.split(","))
+    since = request.headers.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        return parsedate_to_datetime(since) >= parsedate_to_datetime(last_modified)
+    except (TypeError, ValueError):
+        return False
+
+
+@bp.on_response
+async def compress_pages(request: Request, response: HTTPResponse) -> None:
+    """Pages are rendered per request, so they are compressed per request, quickly. They carry
+    no secret (tokens live in the browser's storage), so compressing what a visitor typed
+    beside them gives nothing away."""
+    body = response.body
+    if (
+        not body
+        or len(body) < MIN_COMPRESS_BYTES
+        or "content-encoding" in response.headers
+        or not (response.content_type or "").startswith("text/html")
+    ):
+        return
+    encoding = negotiate(request.headers.get("accept-encoding", ""))
+    response.headers["Vary"] = "Accept-Encoding"
+    if encoding:
+        response.body = compress(body, encoding, fast=True)
+        response.headers["Content-Encoding"] = encoding
 
 
 @functools.cache
@@ -140,7 +199,7 @@ async def staff_page(request: Request) -> HTTPResponse:
     return page(
         "staff.html",
         f"Personal · {name}",
-        scripts=("js/common.js", "js/staff.js"),
+        scripts=("js/common.js", "js/modifiers.js", "js/staff_service.js", "js/staff.js"),
         realtime=True,
         branch_name=name,
     )
@@ -212,7 +271,7 @@ async def diner_page(request: Request, branch_slug: str, table_code: str) -> HTT
     return page(
         "diner.html",
         f"Mesa {table['number']} · {branch['name']}",
-        scripts=("js/common.js", "js/diner.js"),
+        scripts=("js/common.js", "js/modifiers.js", "js/diner_service.js", "js/diner.js"),
         realtime=True,
         branch_name=branch["name"],
         branch_slug=branch["slug"],

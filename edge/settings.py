@@ -122,6 +122,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("print_timeout", _positive_int, "10", "Seconds one attempt to print a ticket may take"),
     Setting("print_retry_cap", _positive_int, "30", "Longest wait between failed prints, seconds"),
+    Setting(
+        "maintenance_interval",
+        _positive_int,
+        "10",
+        "Seconds between store upkeep runs (WAL cut when idle, free-space probe on a full disk)",
+    ),
     Setting("access_log", parse_bool, "false", "Log every HTTP request"),
     Setting("log_level", _log_level, "INFO", "Logging level"),
 )
@@ -142,6 +148,7 @@ class Settings:
     event_retention: int
     print_timeout: int
     print_retry_cap: int
+    maintenance_interval: int
     access_log: bool
     log_level: str
 

@@ -14,11 +14,13 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import aiosqlite
+
+from edge.store_check import check_store, create_store, store_uri, truncate_wal
+from edge.write_health import WriteHealth, is_storage_full
 
 log = logging.getLogger("restai_edge.store")
 
@@ -27,6 +29,13 @@ Row = dict[str, Any]
 Params = tuple[Any, ...] | list[Any] | dict[str, Any]
 
 BUSY_TIMEOUT_MS = 5000
+# The WAL stays small (#14 point 4): checkpointed into the store every 256 pages (1 MB) rather
+# than SQLite's 1,000, and cut back to JOURNAL_SIZE_LIMIT after each checkpoint, so a burst never
+# leaves a large file behind and a nearly full disk still has room for the checkpoint that moves
+# pages into the store (whose free pages retention can reuse). `edge.maintenance` truncates it to
+# nothing when the device is idle.
+WAL_AUTOCHECKPOINT_PAGES = 256
+JOURNAL_SIZE_LIMIT = 2 * 1024 * 1024
 # Most pieces of work committed in one transaction; bounds how long one group holds the lock.
 GROUP_MAX = 64
 
@@ -39,23 +48,21 @@ def _first(rows: Iterable[Any]) -> Row | None:
     return cast(Row | None, next(iter(rows), None))
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    found = []
-    for entry in resources.files("edge.migrations").iterdir():
-        if entry.name.endswith(".sql"):
-            number = int(entry.name.split("_", 1)[0])
-            found.append((number, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
-
-
 async def _connect(path: Path) -> aiosqlite.Connection:
     # isolation_level=None: transactions are begun explicitly, never implicitly by the driver.
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = _dict_row  # type: ignore[assignment]
-    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    # FULL: an answered write must survive the box losing power, not only a killed process.
-    await conn.execute("PRAGMA synchronous = FULL")
+    # mode=rw: a store is only ever created by `provision` (edge.store_check.create_store).
+    conn = await aiosqlite.connect(store_uri(path), uri=True, isolation_level=None)
+    try:
+        conn.row_factory = _dict_row  # type: ignore[assignment]
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        # FULL: an answered write must survive the box losing power, not only a killed process.
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        await conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+    except BaseException:
+        await conn.close()
+        raise
     return conn
 
 
@@ -104,20 +111,33 @@ class Transaction:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    """The device's store. `create=True` (only `provision`) makes the file if it is missing;
+    otherwise opening refuses anything `edge.store_check` would not serve."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = path
+        self.create = create
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._queue: list[_Job] = []
         self._committer: asyncio.Task[None] | None = None
+        self.health = WriteHealth()
 
     async def open(self) -> Store:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await _connect(self.path)
-        await self._writer.execute("PRAGMA journal_mode = WAL")
-        await self._migrate()
-        self._reader = await _connect(self.path)
+        await asyncio.to_thread(self._prepare)
+        try:
+            self._writer = await _connect(self.path)
+            self._reader = await _connect(self.path)
+        except BaseException:
+            # A connection left open is a thread that keeps the process alive.
+            await self.close()
+            raise
         return self
+
+    def _prepare(self) -> None:
+        if self.create and not self.path.exists():
+            create_store(self.path)
+        check_store(self.path, provisioning=self.create)
 
     async def close(self) -> None:
         for conn in (self._reader, self._writer):
@@ -130,32 +150,6 @@ class Store:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    async def _migrate(self) -> None:
-        assert self._writer is not None
-        await self._writer.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-            " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))"
-        )
-        async with self._writer.execute("SELECT version FROM schema_migrations") as cursor:
-            applied = {row["version"] for row in await cursor.fetchall()}  # type: ignore[index]
-        for version, name, sql in _migrations():
-            if version in applied:
-                continue
-            log.info("Applying migration %s", name)
-            # executescript cannot take parameters; version and name come from our own files.
-            script = (
-                f"BEGIN IMMEDIATE;\n{sql}\n;"
-                f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}');"
-                "COMMIT;"
-            )
-            try:
-                await self._writer.executescript(script)
-            except Exception:
-                if self._writer.in_transaction:
-                    await self._writer.execute("ROLLBACK")
-                raise
 
     async def transact(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
         """Run `work` in a write transaction and return its result once it is committed.
@@ -171,7 +165,13 @@ class Store:
         self._queue.append(job)
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_queued())
-        result: T = await asyncio.shield(job.future)
+        try:
+            result: T = await asyncio.shield(job.future)
+        except Exception as exc:
+            if is_storage_full(exc):
+                self.health.failed(exc)
+            raise
+        self.health.succeeded()
         return result
 
     async def _commit_queued(self) -> None:
@@ -213,7 +213,8 @@ class Store:
                     job.future.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
-            log.error("Write transaction failed: %s", exc)
+            if not is_storage_full(exc):  # a full disk is logged once a minute, by self.health
+                log.error("Write transaction failed: %s", exc)
             return
         for job, error in failed:
             job.future.set_exception(error)
@@ -238,6 +239,11 @@ class Store:
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetch_one(sql, params)
         return None if row is None else next(iter(row.values()))
+
+    async def checkpoint(self) -> bool:
+        """Fold the WAL into the store and cut it to nothing; False if a reader or writer was in
+        the way (or the disk cannot take the pages yet), to be tried again later."""
+        return await asyncio.to_thread(truncate_wal, self.path)
 
     async def backup_to(self, target: Path) -> None:
         """Write a consistent copy of the store to `target` while writes go on."""

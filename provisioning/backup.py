@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+from edge.file_modes import make_private
+from edge.secret_files import DEVICE_ID, read_optional_secret
 from edge.store import Store
 from provisioning.device_lock import device_lock, ensure_free
 
@@ -54,7 +56,8 @@ class RestoreSummary:
     source: Path
     store: StoreInfo
     replaced: Path | None  # where the previous store was kept, if there was one
-    same_device: bool  # False: staff PINs were keyed with another device's pin.key
+    # False: staff PINs were keyed with another device's pin.key; None: cannot tell.
+    same_device: bool | None
 
 
 def latest_schema_version() -> int:
@@ -188,11 +191,13 @@ def _set_aside(store: Path) -> Path | None:
     if store.exists():
         kept = _kept_name(store)
         os.rename(store, kept)
+        make_private(kept)
     for suffix in MOVED_SIDECARS:
         side = _sidecar(store, suffix)
         if side.exists():
             if kept is not None and side.stat().st_size > 0:
                 os.rename(side, _sidecar(kept, suffix))
+                make_private(_sidecar(kept, suffix))
             else:
                 side.unlink()
     for suffix in DROPPED_SIDECARS:
@@ -236,7 +241,12 @@ def restore(data_dir: Path, source: Path) -> RestoreSummary:
         # Checked as copied, so what is installed is exactly what passed the checks.
         info = inspect_store(incoming, source)
         with device_lock(data_dir, "restoring"):
-            same_device = _settle(store) == info.device_id
+            # The data dir's own device (whose pin.key is here) if it was recorded; else the
+            # device of the store being replaced, if that can still be read.
+            own = read_optional_secret(data_dir, DEVICE_ID)
+            replaced = _settle(store)
+            own = own or replaced
+            same_device = None if own is None else own == info.device_id
             kept = _set_aside(store)
             try:
                 os.replace(incoming, store)

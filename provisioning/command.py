@@ -14,13 +14,16 @@ from typing import Any, TypeVar
 
 import click
 
+from edge.file_modes import FileModeError, check_data_dir
 from edge.printing.printers import PrinterError
-from edge.secret_files import SecretMissing
+from edge.secret_files import SecretError
 from edge.settings import Settings, SettingsError
 from edge.staff import StaffError
 from edge.store import Store
+from edge.store_check import StoreError
 from provisioning.backup import BackupError
 from provisioning.device_lock import DeviceBusy
+from provisioning.listener import ListenError
 from provisioning.provision import ProvisionError
 
 T = TypeVar("T")
@@ -28,11 +31,14 @@ T = TypeVar("T")
 USER_ERRORS: tuple[type[Exception], ...] = (
     BackupError,
     DeviceBusy,
+    FileModeError,
+    ListenError,
     PrinterError,
     ProvisionError,
-    SecretMissing,
+    SecretError,
     SettingsError,
     StaffError,
+    StoreError,
 )
 
 
@@ -67,6 +73,10 @@ class Obj:
         return self.settings().data_dir
 
     def provisioned_store(self) -> Store:
+        try:
+            check_data_dir(self.data_dir)
+        except FileModeError as exc:
+            raise click.ClickException(str(exc)) from None
         db = self.data_dir / "edge.db"
         if not db.exists():
             raise click.ClickException(

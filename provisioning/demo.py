@@ -16,6 +16,7 @@ from edge.staff import is_trivial_pin
 from edge.store import Store
 from edge.table_keys import table_key
 from provisioning import demo_printers
+from provisioning.listener import listen
 from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server import serve
 
@@ -59,10 +60,12 @@ async def prepare_demo(
 
 def run_demo(host: str, port: int, printer: str | None = None) -> None:
     address = demo_printers.parse_address(printer) if printer else None
+    # Bound first: a taken port is one error line, before any banner or PIN is printed.
+    listener = listen(host, port)
     pretend = None if address else demo_printers.pretend_printer()
     if pretend is not None:
         address = (pretend.host, pretend.port)
-    with tempfile.TemporaryDirectory(prefix="restai-edge-demo-") as tmp:
+    with listener, tempfile.TemporaryDirectory(prefix="restai-edge-demo-") as tmp:
         data_dir = Path(tmp)
         shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
         base = f"http://{shown_host}:{port}"
@@ -99,7 +102,7 @@ def run_demo(host: str, port: int, printer: str | None = None) -> None:
         click.echo(f"  kitchen tickets (Cocina, Bar) print on {where} when staff confirm an order")
         click.echo("  Ctrl+C stops the demo.")
         try:
-            serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}))
+            serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}), listener)
         finally:
             if pretend is not None:
                 pretend.stop()

@@ -245,7 +245,13 @@ def restore_command(obj: Obj, source: Path) -> None:
     )
     if summary.replaced is not None:
         click.echo(f"  previous store kept as {summary.replaced}")
-    if not summary.same_device:
+    if summary.same_device is None:
+        click.echo(
+            "  note: the replaced store could not be read, so whether this backup comes from"
+            " this device is unknown; if staff PINs fail, copy the backup's pin.key here or"
+            " reset them with 'restai-edge staff set-pin'"
+        )
+    elif not summary.same_device:
         click.echo(
             "  note: this backup comes from another device; staff PINs only work with that"
             " device's pin.key (copy it here, or reset them with 'restai-edge staff set-pin')"

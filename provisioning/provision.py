@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 
 from edge.branch import SHORT_CODE_ALPHABET, SLUG_MAX, SLUG_PATTERN
 from edge.clock import now_iso
+from edge.file_modes import check_data_dir
 from edge.secret_files import (
+    DEVICE_ID,
     DEVICE_TOKEN,
     JWT_SECRET,
     PIN_KEY,
@@ -61,6 +63,7 @@ class ProvisionSummary:
     base_url: str
     central_url: str | None
     created: bool
+    device_id: str
 
 
 def check_url(value: str, flag: str) -> str:
@@ -142,13 +145,14 @@ async def _add_tables(tx: Transaction, branch_id: str, slug: str, first: int, la
 
 async def provision(data_dir: Path, request: ProvisionRequest) -> ProvisionSummary:
     request = validate(request)
-    store = Store(data_dir / "edge.db")
+    store = Store(data_dir / "edge.db", create=True)
     if not (data_dir / "edge.db").exists() and (request.branch_name is None or not request.tables):
         raise ProvisionError("a new device needs --branch-name and --tables")
     try:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise ProvisionError(f"cannot use {data_dir} as the data dir: {exc.strerror}") from None
+    check_data_dir(data_dir)
 
     async def work(tx: Transaction) -> ProvisionSummary:
         branch = await tx.fetch_one("SELECT * FROM branch")
@@ -207,6 +211,7 @@ async def provision(data_dir: Path, request: ProvisionRequest) -> ProvisionSumma
             base_url=final["base_url"],
             central_url=final["central_url"],
             created=created,
+            device_id=final["device_id"],
         )
 
     try:
@@ -216,6 +221,8 @@ async def provision(data_dir: Path, request: ProvisionRequest) -> ProvisionSumma
         raise ProvisionError(f"cannot use the store in {data_dir}: {exc}") from None
     ensure_secret(data_dir, JWT_SECRET)
     ensure_secret(data_dir, PIN_KEY)
+    if not (data_dir / DEVICE_ID).exists():
+        write_secret(data_dir, DEVICE_ID, summary.device_id)
     if request.device_token is not None:
         write_secret(data_dir, DEVICE_TOKEN, request.device_token)
     return summary

@@ -1,34 +1,44 @@
-"""Running the device's server in this process."""
+"""Running the device's server in this process.
+
+Everything that can stop a device from serving is checked before the server starts (data dir,
+store, secrets, port), so that a broken device stops at once with one sentence and a non-zero
+status, for systemd to flag and restart, instead of a traceback from inside the server and a
+process that stays up with nothing listening.
+"""
 
 from __future__ import annotations
 
 import logging
+import socket
+from pathlib import Path
 
 from edge.app import create_app
+from edge.file_modes import check_data_dir
+from edge.logs import configure_logging
 from edge.settings import Settings
+from edge.store_check import check_store
 from provisioning.device_lock import device_lock
+from provisioning.listener import listen
+
+log = logging.getLogger("restai_edge")
 
 
-def configure_logging(level: str) -> None:
-    root = logging.getLogger("restai_edge")
-    root.setLevel(level)
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-        root.propagate = False
-
-
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, listener: socket.socket | None = None) -> None:
     """Serve until stopped. One process: rooms, rate limits and the single writer live in it."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, access_log=settings.access_log)
+    data_dir: Path = settings.data_dir
+    check_data_dir(data_dir)
     # Held while serving, so `restore` and a second `serve` see the device is in use.
-    with device_lock(settings.data_dir, "serving"):
-        app = create_app(settings)
-        app.run(
-            host=settings.host,
-            port=settings.port,
-            single_process=True,
-            access_log=settings.access_log,
-            motd=False,
-        )
+    with device_lock(data_dir, "serving"):
+        report = check_store(settings.db_path, thorough=True)
+        if not report.writable:
+            log.warning("The disk holding %s is full: serving reads only", settings.db_path)
+        listener = listener or listen(settings.host, settings.port)
+        with listener:
+            app = create_app(settings)
+            app.run(
+                sock=listener,
+                single_process=True,
+                access_log=settings.access_log,
+                motd=False,
+            )

@@ -8,7 +8,8 @@ from typing import TypeVar
 
 import click
 
-from edge.secret_files import PIN_KEY, SecretMissing, read_secret
+from edge.file_modes import FileModeError
+from edge.secret_files import PIN_KEY, SecretError, read_secret
 from edge.staff import add_staff, list_staff, remove_staff, seal_pin_hashes, set_pin, set_role
 from edge.store import Store
 from edge.tokens import STAFF_ROLES
@@ -36,7 +37,7 @@ def staff_group() -> None:
 def _pin_key(obj: Obj) -> str:
     try:
         return read_secret(obj.data_dir, PIN_KEY)
-    except SecretMissing as exc:
+    except (SecretError, FileModeError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -222,10 +222,11 @@ def screenshot(page: Page, name: str, size: ViewportSize | None = None) -> None:
 
 
 def screenshot_both(page: Page, name: str, current: ViewportSize) -> None:
-    """The page at phone and tablet size, back to where it was."""
+    """The page at phone and tablet size, back to where it was; axe-core checks it there."""
     screenshot(page, f"{name}-phone", PHONE)
     screenshot(page, f"{name}-tablet", TABLET)
     page.set_viewport_size(current)
+    assert_accessible(page, name)
 
 
 def table_number(code: str) -> int:

@@ -36,7 +36,7 @@ def numbers(items: list[outbox.Item]) -> list[int]:
 
 
 async def test_topics_are_claimed_apart_and_in_enqueue_order(tmp_path: Path) -> None:
-    async with Store(tmp_path / "edge.db") as store:
+    async with Store(tmp_path / "edge.db", create=True) as store:
         await fill(store, KITCHEN, 3)
         await fill(store, BAR, 2)
         await fill(store, KITCHEN, 0)
@@ -50,7 +50,7 @@ async def test_topics_are_claimed_apart_and_in_enqueue_order(tmp_path: Path) -> 
 
 
 async def test_an_ordered_topic_never_claims_past_a_busy_item(tmp_path: Path) -> None:
-    async with Store(tmp_path / "edge.db") as store:
+    async with Store(tmp_path / "edge.db", create=True) as store:
         await fill(store, KITCHEN, 3)
         (head,) = await outbox.claim(store, KITCHEN, "1:first", 1, 30, in_order=True)
         # Another live worker may not jump the queue while the head is out for delivery...
@@ -74,7 +74,7 @@ async def test_claims_of_a_dead_process_or_a_lapsed_lease_are_free(tmp_path: Pat
         capture_output=True,
         text=True,
     ).stdout.strip()
-    async with Store(tmp_path / "edge.db") as store:
+    async with Store(tmp_path / "edge.db", create=True) as store:
         await fill(store, KITCHEN, 2)
         await outbox.claim(store, KITCHEN, f"{dead}:gone", 1, 3600, in_order=True)
         assert numbers(await outbox.claim(store, KITCHEN, "1:me", 1, 30, in_order=True)) == [0]
@@ -85,7 +85,7 @@ async def test_claims_of_a_dead_process_or_a_lapsed_lease_are_free(tmp_path: Pat
 
 
 async def test_acknowledged_items_leave_the_queue_and_are_pruned_later(tmp_path: Path) -> None:
-    async with Store(tmp_path / "edge.db") as store:
+    async with Store(tmp_path / "edge.db", create=True) as store:
         await fill(store, KITCHEN, 2)
         first, second = await outbox.claim(store, KITCHEN, "1:a", 2, 30, in_order=True)
         now = time.time()
@@ -103,7 +103,7 @@ async def test_acknowledged_items_leave_the_queue_and_are_pruned_later(tmp_path:
 
 
 async def test_delivery_state_is_kept_per_topic(tmp_path: Path) -> None:
-    async with Store(tmp_path / "edge.db") as store:
+    async with Store(tmp_path / "edge.db", create=True) as store:
         at = time.time()
 
         async def fail_kitchen(tx: Transaction) -> float:
@@ -170,7 +170,7 @@ async def test_the_sessions_outbox_and_its_state_become_the_sessions_topic(tmp_p
         )
         _record_migrations(db, [script.name for script in scripts])
 
-    async with Store(path) as store:
+    async with Store(path, create=True) as store:
         state = await outbox.load_state(store, "sessions")
         assert state.failures == 4
         assert state.next_attempt_at == 1_700_000_100.5

@@ -29,6 +29,7 @@ from tests.pages_browser import (
     POLL_MS,
     TABLET,
     Opener,
+    assert_accessible,
     board_card,
     cli,
     diner_url,
@@ -63,6 +64,9 @@ def test_diner_and_staff_go_through_a_whole_table(
     diner.goto(diner_url(server, code))
     expect(diner.get_by_role("heading", name="Bienvenido")).to_be_visible()
     screenshot_both(diner, "diner-join", PHONE)
+    diner.get_by_role("button", name="Unirme a la mesa").click()
+    expect(diner.get_by_role("alert")).to_contain_text("Escribe tu nombre")
+    assert_accessible(diner, "diner-join-without-a-name")
     # A name is data, never markup: it must come back as the same text everywhere.
     name = 'Carlos <img src=x onerror="window.__xss=1">'
     diner.get_by_label("Tu nombre").fill(name)
@@ -117,6 +121,7 @@ def test_diner_and_staff_go_through_a_whole_table(
     expect(order.locator(".status-badge")).to_have_text("En preparación", timeout=LIVE_MS)
     expect(diner.locator("#announcer")).to_contain_text("En preparación")
     screenshot(diner, "diner-order-status-phone", PHONE)
+    assert_accessible(diner, "diner-order-status")
     ticket.get_by_role("button", name="Listo").click()
     expect(order.locator(".status-badge")).to_have_text("Listo para servir", timeout=LIVE_MS)
     ticket.get_by_role("button", name="Servido").click()
@@ -320,6 +325,7 @@ def test_short_code_leads_to_the_table(menu_server: EdgeServer, open_page: Opene
     page.get_by_label("Código de mesa").fill("ZZZZZ")
     page.get_by_role("button", name="Ir a mi mesa").click()
     expect(page.get_by_role("alert")).to_contain_text("No encontramos una mesa")
+    assert_accessible(page, "diner-short-code-not-found")
     page.get_by_label("Código de mesa").fill(short.lower())
     page.get_by_role("button", name="Ir a mi mesa").click()
     # The short code leads to the table but not to its key (see test_pages_table_keys.py).
@@ -406,3 +412,15 @@ def test_expired_request_and_the_offline_sync_banner(
     offline = re.compile(r"^Sin conexión — 1 mesa por sincronizar")
     expect(banner).to_have_text(offline, timeout=20000)
     screenshot_both(staff, "staff-sync-offline", TABLET)
+
+
+def test_axe_reports_what_it_finds(menu_server: EdgeServer, open_page: Opener) -> None:
+    """The accessibility checks above can fail: a planted unlabelled field is reported."""
+    page = open_page(menu_server, PHONE)
+    page.goto(f"{menu_server.url}/{SLUG}/codigo")
+    assert_accessible(page, "the short-code form")
+    page.evaluate(
+        "() => document.querySelector('form').appendChild(document.createElement('input'))"
+    )
+    with pytest.raises(AssertionError, match="label"):
+        assert_accessible(page, "the short-code form with an unlabelled field")

@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -111,6 +112,8 @@ def device(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Device]:
         server.stop()
     for server in servers:
         server.assert_clean_log()
+        # python-escpos calls logging.basicConfig() on import: no record may come out twice.
+        assert not re.search(r"^(INFO|WARNING):sanic", server.log(), re.MULTILINE), server.log()
 
 
 @pytest.fixture

@@ -83,7 +83,9 @@ class PrinterLoop:
             await self._sleep(IDLE_CHECK)
             return
         (item,) = claimed
-        data = render.render(json.loads(item.payload), self.printer.width)
+        # Off the event loop: python-escpos encodes character by character, and a long order
+        # with long notes takes tens of milliseconds to render.
+        data = await asyncio.to_thread(render.render, json.loads(item.payload), self.printer.width)
         try:
             await deliver(self.printer.host, self.printer.port, data, settings.print_timeout)
         except PrintFailed as exc:

@@ -74,7 +74,9 @@
     // The orders fetch in flight: "session ended" waits for it, so the bill shows the last dish.
     ordersRequest: null,
     live: null,
-    liveRefused: false
+    liveRefused: false,
+    // Why a diner's cancel was refused, by order id (shown on the order's card).
+    cancelErrors: {}
   };
 
   /* ---- screens ---- */
@@ -91,8 +93,10 @@
     state.cart = [];
     state.orders = null;
     state.orderKey = null;
+    state.cancelErrors = {};
     R.saved.remove(VISIT_KEY);
     stopLive();
+    service.reset();
   }
 
   function remember(data, name) {
@@ -286,11 +290,15 @@
   function onEvent(name, data) {
     if (!state.visit || (data.sessionId && data.sessionId !== state.visit.sessionId)) return;
     if (ON_EVENT[name]) ON_EVENT[name](data);
+    service.onEvent(name, data);
   }
 
   function catchUp() {
     if (state.phase === "waiting" || state.phase === "loading") resume();
-    else if (state.phase === "menu") refreshOrders();
+    else if (state.phase === "menu") {
+      refreshOrders();
+      service.load();
+    }
   }
 
   /* Runs every few seconds: polls what realtime would have said, if realtime is down. */
@@ -334,6 +342,7 @@
     startLive();
     loadMenu();
     refreshOrders();
+    service.load();
   }
 
   function loadMenu() {
@@ -365,8 +374,9 @@
     var gone = [];
     state.cart = state.cart.filter(function (line) {
       var item = itemById(line.id);
-      if (!item || !item.is_available) gone.push(item ? item.name : "un producto");
-      return item && item.is_available;
+      var kept = item && item.is_available && R.modifiers.stillValid(item, line.modifiers);
+      if (!kept) gone.push(item ? item.name : "un producto");
+      return kept;
     });
     if (gone.length) {
       state.orderKey = null;
@@ -401,9 +411,18 @@
     R.patch($("menu-list"), sections, $("menu-title"));
   }
 
+  /* How many of a dish the cart holds, whatever was chosen for each. */
   function quantityOf(id) {
-    for (var i = 0; i < state.cart.length; i++) if (state.cart[i].id === id) return state.cart[i].quantity;
-    return 0;
+    var count = 0;
+    state.cart.forEach(function (line) {
+      if (line.id === id) count += line.quantity;
+    });
+    return count;
+  }
+
+  function lineByKey(key) {
+    for (var i = 0; i < state.cart.length; i++) if (state.cart[i].key === key) return state.cart[i];
+    return null;
   }
 
   function menuItem(item) {
@@ -423,7 +442,14 @@
         { className: "item-side" },
         el("span", { className: "price", text: R.money(item.price, currency()) }),
         item.is_available
-          ? el("button", { type: "button", className: "add-button", "aria-describedby": nameId, "data-action": "add", text: "Agregar" })
+          ? el("button", {
+              type: "button",
+              className: "add-button",
+              "aria-describedby": nameId,
+              "aria-haspopup": (item.modifier_groups || []).length ? "dialog" : null,
+              "data-action": "add",
+              text: "Agregar"
+            })
           : el("span", { className: "badge soldout", text: "Agotado" }),
         el("span", { className: "in-cart", hidden: !inCart, text: inCartText(inCart) })
       )
@@ -434,21 +460,28 @@
     return quantity ? quantity + " en tu pedido" : "";
   }
 
+  /* A dish with modifier groups is added through its sheet, where its choices are made. */
   function addToCart(item) {
-    changeQuantity(item.id, 1);
+    if ((item.modifier_groups || []).length) {
+      R.modifiers.choose(item, currency(), function (chosen) {
+        addLine(item, chosen);
+      });
+      return;
+    }
+    addLine(item, []);
+  }
+
+  function addLine(item, chosen) {
+    // The same dish with the same choices is one line; other choices make another.
+    var key = [item.id].concat(chosen.slice().sort()).join("|");
+    if (!lineByKey(key)) state.cart.push({ key: key, id: item.id, modifiers: chosen, quantity: 0 });
+    changeQuantity(key, 1);
     R.announce("Agregado: " + item.name + ". " + quantityOf(item.id) + " en tu pedido.");
   }
 
-  function changeQuantity(id, delta) {
-    var line = null;
-    state.cart.forEach(function (candidate) {
-      if (candidate.id === id) line = candidate;
-    });
-    if (!line) {
-      if (delta <= 0) return;
-      line = { id: id, quantity: 0 };
-      state.cart.push(line);
-    }
+  function changeQuantity(key, delta) {
+    var line = lineByKey(key);
+    if (!line) return;
     line.quantity = Math.min(99, line.quantity + delta);
     state.cart = state.cart.filter(function (candidate) {
       return candidate.quantity > 0;
@@ -463,7 +496,7 @@
     var count = 0;
     state.cart.forEach(function (line) {
       var item = itemById(line.id);
-      if (item) subtotal += item.price * line.quantity;
+      if (item) subtotal += R.modifiers.unitPrice(item, line.modifiers) * line.quantity;
       count += line.quantity;
     });
     var tax = R.taxFor(subtotal, state.menu ? state.menu.branch.tax_rate : 0);
@@ -474,6 +507,7 @@
     var totals = cartTotals();
     $("cart-bar").hidden = totals.count === 0;
     document.body.classList.toggle("has-cart", totals.count > 0);
+    fitBars();
     $("cart-count").textContent = String(totals.count);
     $("cart-total").textContent = R.money(totals.total, currency());
     $("cart-subtotal").textContent = R.money(totals.subtotal, currency());
@@ -486,7 +520,7 @@
     });
     R.keyed($("cart-lines"), lines, {
       key: function (line) {
-        return line.id;
+        return line.key;
       },
       render: cartLine,
       fallback: $("cart-send")
@@ -499,6 +533,8 @@
 
   function cartLine(line) {
     var item = itemById(line.id);
+    var choices = R.modifiers.text(R.modifiers.describe(item, line.modifiers), currency());
+    var label = item.name + (choices ? " (" + choices + ")" : "");
     return el(
       "li",
       { className: "cart-line" },
@@ -506,15 +542,19 @@
         "div",
         { className: "cart-line-text" },
         el("span", { className: "cart-line-name", text: item.name }),
-        el("span", { className: "muted small amount", text: R.money(item.price * line.quantity, currency()) })
+        R.modifiers.lineNode(R.modifiers.describe(item, line.modifiers), currency()),
+        el("span", {
+          className: "muted small amount",
+          text: R.money(R.modifiers.unitPrice(item, line.modifiers) * line.quantity, currency())
+        })
       ),
       el(
         "div",
-        { className: "stepper", role: "group", "aria-label": "Cantidad de " + item.name },
+        { className: "stepper", role: "group", "aria-label": "Cantidad de " + label },
         el("button", {
           type: "button",
           className: "icon-button",
-          "aria-label": "Quitar uno de " + item.name,
+          "aria-label": "Quitar uno de " + label,
           "data-action": "less",
           text: "−"
         }),
@@ -522,7 +562,7 @@
         el("button", {
           type: "button",
           className: "icon-button",
-          "aria-label": "Agregar uno de " + item.name,
+          "aria-label": "Agregar uno de " + label,
           "data-action": "more",
           text: "+"
         })
@@ -543,7 +583,7 @@
     state.orderKey = state.orderKey || R.randomKey();
     var body = {
       items: state.cart.map(function (line) {
-        return { menuItemId: line.id, quantity: line.quantity };
+        return { menuItemId: line.id, quantity: line.quantity, modifiers: line.modifiers };
       })
     };
     var notes = $("order-notes").value.trim();
@@ -572,7 +612,12 @@
         return resume();
       }
       if (code === "ITEM_UNAVAILABLE" || code === "VALIDATION_ERROR") {
-        cartError(code === "VALIDATION_ERROR" ? "La carta cambió. Revisa tu pedido." : answer.error.message);
+        var group = answer.error.details && answer.error.details.group;
+        cartError(
+          code === "ITEM_UNAVAILABLE"
+            ? answer.error.message
+            : "La carta cambió. Revisa tu pedido" + (group ? " («" + group.name + "»)." : ".")
+        );
         return loadMenu();
       }
       cartError(answer.status === 0 ? "Sin conexión. Tu pedido no se perdió: intenta enviarlo de nuevo." : answer.error.message);
@@ -644,17 +689,59 @@
           return el(
             "li",
             {},
-            el("span", { text: line.quantity + " × " + line.name }),
+            el(
+              "span",
+              { className: "order-line-text" },
+              el("span", { text: line.quantity + " × " + line.name }),
+              R.modifiers.lineNode(line.modifiers, currency())
+            ),
             el("span", { className: "muted amount", text: R.money(line.subtotal, currency()) })
           );
         })
       ),
+      cancelControls(order),
       el(
         "p",
         { className: "order-total" },
         el("span", { className: "muted small", text: R.clock(order.created_at) }),
         el("strong", { className: "amount", text: "Total " + R.money(order.total, currency()) })
       )
+    );
+  }
+
+  /* A pending order can be taken back; once the kitchen has it, the card says why not. */
+  function cancelControls(order) {
+    var refused = state.cancelErrors[order.id];
+    if (order.status !== "pending" && !refused) return null;
+    return el(
+      "div",
+      { className: "order-cancel" },
+      order.status === "pending"
+        ? el("button", { type: "button", className: "ghost danger-text", "data-action": "cancel", text: "Cancelar pedido" })
+        : null,
+      el("p", { className: "error", role: "alert", hidden: !refused, text: refused || "" })
+    );
+  }
+
+  function cancelOrder(id) {
+    var order = null;
+    (state.orders || []).forEach(function (candidate) {
+      if (candidate.id === id) order = candidate;
+    });
+    if (!order || order.status !== "pending") return;
+    delete state.cancelErrors[id];
+    R.api("POST", "/api/customer/orders/" + encodeURIComponent(id) + "/cancel", { token: state.visit.token }).then(
+      function (answer) {
+        if (answer.ok) {
+          toast("Pedido #" + order.order_number + " cancelado.");
+        } else if (answer.error.code === "ORDER_NOT_CANCELLABLE") {
+          state.cancelErrors[id] = "Ya no se puede cancelar: la cocina ya está preparando tu pedido.";
+        } else if (answer.status !== 401) {
+          state.cancelErrors[id] = answer.status === 0 ? "Sin conexión. Inténtalo de nuevo." : answer.error.message;
+        }
+        renderOrders({});
+        refreshOrders();
+      }
     );
   }
 
@@ -670,6 +757,24 @@
         return el("li", { className: index <= reached ? "done" : "", text: step.label });
       })
     );
+  }
+
+  /* Tells the stylesheet how much of the screen's edges is stuck (the top bar and the chips
+     while they stick, the cart bar while it shows), so focus and anchor scrolling stop short of
+     it: a focused "Agregar" never ends up under a bar, whatever the text size. */
+  function fitBars() {
+    var root = document.documentElement.style;
+    var stuck = function (node) {
+      return !!node && node.getClientRects().length > 0 && getComputedStyle(node).position === "sticky";
+    };
+    var topbar = document.querySelector(".diner .topbar");
+    var nav = document.querySelector(".category-nav");
+    var top = stuck(topbar) ? topbar.offsetHeight : 0;
+    root.setProperty("--topbar-stuck", top + "px");
+    if (stuck(nav)) top += nav.offsetHeight;
+    root.setProperty("--stuck-top", top + "px");
+    var bar = $("cart-bar");
+    root.setProperty("--stuck-bottom", bar.hidden ? "0px" : bar.offsetHeight + "px");
   }
 
   var toastTimer = null;
@@ -713,15 +818,43 @@
     var item = itemById(id);
     if (action === "add" && item && item.is_available) addToCart(item);
   });
-  R.onAction($("cart-lines"), function (action, id) {
-    var item = itemById(id);
+  R.onAction($("cart-lines"), function (action, key) {
+    var line = lineByKey(key);
+    var item = line && itemById(line.id);
     if (!item) return;
-    changeQuantity(item.id, action === "less" ? -1 : 1);
-    R.announce(item.name + ": " + quantityOf(item.id));
+    changeQuantity(key, action === "less" ? -1 : 1);
+    R.announce(item.name + ": " + (lineByKey(key) ? lineByKey(key).quantity : 0));
+  });
+  R.onAction($("orders-list"), function (action, id) {
+    if (action === "cancel") cancelOrder(id);
   });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") tick();
   });
+  var service = R.tableService({
+    token: function () {
+      return state.visit ? state.visit.token : "";
+    },
+    sessionId: function () {
+      return state.visit ? state.visit.sessionId : "";
+    },
+    currency: currency,
+    toast: toast,
+    gone: resume
+  });
   window.setInterval(tick, TICK_MS);
+  window.addEventListener("resize", fitBars);
+  // Browsers leave a half-visible chip as it is when it gets focus: show all of it.
+  $("category-nav").addEventListener("focusin", function (event) {
+    event.target.scrollIntoView({ block: "nearest", inline: "nearest" });
+  });
+  if (window.ResizeObserver) {
+    var bars = new ResizeObserver(fitBars);
+    [document.querySelector(".diner .topbar"), document.querySelector(".category-nav"), $("cart-bar")].forEach(
+      function (node) {
+        bars.observe(node);
+      }
+    );
+  }
   resume();
 })();

@@ -52,10 +52,11 @@
   // events to refreshes.
   var EVENT_REFRESHES = [
     ["session:", ["requests", "tables"]],
-    ["order:", ["orders", "tables"]]
+    ["order:", ["orders", "tables"]],
+    ["table:", ["service"]]
   ];
   // What a (re)connection or a polling tick reloads: everything an event could have changed.
-  var LIVE_LISTS = ["requests", "tables", "orders"];
+  var LIVE_LISTS = ["requests", "tables", "orders", "service"];
 
   var JOIN_NOTICE_MS = 15000;
 
@@ -220,6 +221,7 @@
     state.auth = null;
     state.knownRequests = null;
     state.knownOrders = null;
+    desk.stop();
     R.saved.remove(AUTH_KEY);
     if ($("table-dialog").open) $("table-dialog").close();
     R.show(["screen-login", "screen-app"], "screen-login");
@@ -239,6 +241,7 @@
     selectTab(staff.role === "kitchen" ? "orders" : "tables", false);
     R.focusHeading($("screen-app"));
     startLive();
+    desk.start();
     refresh(LIVE_LISTS);
     loadMenu();
     checkSync();
@@ -302,7 +305,10 @@
     requests: loadRequests,
     tables: loadTables,
     orders: loadOrders,
-    menu: loadMenu
+    menu: loadMenu,
+    service: function () {
+      if (state.auth) desk.load();
+    }
   });
 
   /* ---- tabs ---- */
@@ -597,6 +603,7 @@
             "li",
             {},
             el("span", {}, el("strong", { text: line.quantity + " × " }), line.name),
+            R.modifiers.lineNode(line.modifiers, state.currency),
             line.notes ? el("span", { className: "line-note", text: line.notes }) : null
           );
         })
@@ -976,6 +983,7 @@
     if (action === "toggle") toggleItem(id);
   });
 
+  var desk = R.serviceDesk({ call: call, can: can, beep: beep });
   if (state.auth) enterApp();
   else logout("");
 })();
