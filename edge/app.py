@@ -21,12 +21,18 @@ from edge.http_request import EdgeRequest
 from edge.live import LiveSessions
 from edge.printing.worker import PrintService
 from edge.ratelimit import PendingQuota, SlidingWindow
-from edge.realtime import EXPIRY_CHECK_SECONDS, REVOCATION_CHECK_SECONDS, attach_realtime
+from edge.realtime import (
+    EXPIRY_CHECK_SECONDS,
+    REVOCATION_CHECK_SECONDS,
+    attach_realtime,
+    mount,
+)
 from edge.scheduler import build_scheduler
 from edge.secret_files import JWT_SECRET, PIN_KEY, read_secret
 from edge.settings import Settings
 from edge.staff import seal_pin_hashes
 from edge.store import Store
+from edge.tls import TlsListener
 from edge.tokens import TokenService
 from sync.service import SyncService
 
@@ -76,12 +82,12 @@ def build_context(settings: Settings) -> EdgeContext:
     )
 
 
-def create_app(settings: Settings) -> EdgeApp:
-    ctx = build_context(settings)
+def _routed_app(name: str, ctx: EdgeContext) -> EdgeApp:
+    """An app serving every route of the device from `ctx`, with no listeners of its own."""
     # msgspec encodes our answers several times faster than the standard library.
     # configure_logging=False: Sanic's loggers go through edge.logs like every other library's.
     app: EdgeApp = Sanic(
-        APP_NAME,
+        name,
         ctx=ctx,
         dumps=msgspec.json.encode,
         configure_logging=False,
@@ -105,8 +111,28 @@ def create_app(settings: Settings) -> EdgeApp:
     )
     for blueprint in blueprints:
         app.blueprint(blueprint)
+    return app
+
+
+def create_app(settings: Settings, tls: TlsListener | None = None) -> EdgeApp:
+    """The device's app; with `tls`, also the HTTPS listener for staff tablets (edge.tls)."""
+    ctx = build_context(settings)
+    app = _routed_app(APP_NAME, ctx)
 
     realtime = attach_realtime(app, ctx)
+    if tls is not None:
+        # The same device behind a second door: same context, routes and Socket.IO server, in
+        # this process. Sanic starts and stops its server with the primary app's, whose
+        # listeners alone open and close the store and the jobs.
+        tls_app = _routed_app(f"{APP_NAME}_tls", ctx)
+        mount(tls_app, realtime.server)
+        tls_app.prepare(
+            sock=tls.sock,
+            ssl=tls.context,
+            single_process=True,
+            access_log=settings.access_log,
+            motd=False,
+        )
     scheduler = build_scheduler(ctx)
     scheduler.add_job(
         realtime.drop_expired,

@@ -61,6 +61,10 @@ def _count(text: str) -> int:
     return value
 
 
+def _optional_path(text: str) -> Path | None:
+    return Path(text) if text.strip() else None
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -101,6 +105,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "0.0.0.0", "Address the server listens on"),
     Setting("port", _port, "8000", "Port of the HTTP API, pages and Socket.IO"),
     Setting(
+        "tls_port", _port, "8443", "Port of the HTTPS listener for staff tablets (when TLS is set)"
+    ),
+    Setting(
+        "tls_cert",
+        _optional_path,
+        "",
+        "PEM certificate (chain) for the HTTPS listener [default: the data dir's tls.crt, if any]",
+    ),
+    Setting(
+        "tls_key",
+        _optional_path,
+        "",
+        "PEM key (unencrypted) for the HTTPS listener [default: the data dir's tls.key, if any]",
+    ),
+    Setting(
         "session_rate_limit",
         RateLimit.parse,
         "5/600",
@@ -138,6 +157,9 @@ class Settings:
     data_dir: Path
     host: str
     port: int
+    tls_port: int
+    tls_cert: Path | None
+    tls_key: Path | None
     session_rate_limit: RateLimit
     pending_per_address: int
     customer_token_ttl: int

@@ -43,6 +43,14 @@ class TlsFiles:
     key: Path
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    """A bound socket and the TLS context to serve on it."""
+
+    sock: socket.socket
+    context: ssl.SSLContext
+
+
 def fingerprint(cert_pem: bytes) -> str:
     """`SHA256:AB:CD:...`, as browsers show it in a certificate's details."""
     digest = x509.load_pem_x509_certificate(cert_pem).fingerprint(hashes.SHA256())
@@ -104,14 +112,13 @@ def resolve_files(data_dir: Path, cert: Path | None, key: Path | None) -> TlsFil
         cert, key = data_dir / CERT_FILE, data_dir / KEY_FILE
         if not cert.exists() and not key.exists():
             return None
-    files = TlsFiles(cert, key)
-    check(files)
-    return files
+    return TlsFiles(cert, key)
 
 
-def check(files: TlsFiles) -> None:
-    """Load the pair once before serving, so a bad file is one clear line, not a traceback."""
+def server_context(files: TlsFiles) -> ssl.SSLContext:
+    """The pair loaded before serving, so a bad file is one clear line, not a traceback."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(files.cert, files.key)
     except FileNotFoundError as exc:
@@ -121,3 +128,4 @@ def check(files: TlsFiles) -> None:
             f"cannot serve TLS with {files.cert} and {files.key}: not a matching PEM"
             f" certificate and unencrypted key ({exc})"
         ) from None
+    return context

@@ -15,6 +15,7 @@ from edge.settings import Settings
 from edge.staff import is_trivial_pin
 from edge.store import Store
 from edge.table_keys import table_key
+from edge.tls import ensure_self_signed
 from provisioning import demo_printers
 from provisioning.listener import listen
 from provisioning.provision import ProvisionRequest, provision_with_staff
@@ -71,11 +72,18 @@ def run_demo(host: str, port: int, printer: str | None = None) -> None:
         base = f"http://{shown_host}:{port}"
         pin = asyncio.run(prepare_demo(data_dir, base, address))
         key = asyncio.run(_demo_table_key(data_dir))
+        # The staff tablets' HTTPS listener, as `provision --tls` sets it up on a real device.
+        tls_port = port + 443 if port + 443 <= 65535 else port - 443
+        fingerprint_ = ensure_self_signed(data_dir, f"RestAI Edge {DEMO_SLUG}", shown_host)
         api = f"{base}/api/customer/{DEMO_SLUG}/{DEMO_SLUG}-{DEMO_TABLE}"
         click.echo(f"RestAI Edge demo: branch {DEMO_SLUG} ({DEMO_NAME}), {DEMO_TABLES} tables")
         click.echo(f"  data dir (deleted on exit): {data_dir}")
         click.echo(f"  manager PIN:  {pin}")
         click.echo(f"  staff page:   {base}/staff")
+        click.echo(
+            f"                or over HTTPS: https://{shown_host}:{tls_port}/staff (self-signed,"
+            f" {fingerprint_})"
+        )
         click.echo(f"  diner page:   {base}/{DEMO_SLUG}/{DEMO_SLUG}-{DEMO_TABLE}?k={key}")
         click.echo(
             f"                (what table {DEMO_TABLE}'s QR code opens; its key k={key} lets a"
@@ -102,7 +110,8 @@ def run_demo(host: str, port: int, printer: str | None = None) -> None:
         click.echo(f"  kitchen tickets (Cocina, Bar) print on {where} when staff confirm an order")
         click.echo("  Ctrl+C stops the demo.")
         try:
-            serve(Settings.resolve({"data_dir": data_dir, "host": host, "port": port}), listener)
+            settings = {"data_dir": data_dir, "host": host, "port": port, "tls_port": tls_port}
+            serve(Settings.resolve(settings), listener)
         finally:
             if pretend is not None:
                 pretend.stop()
