@@ -11,7 +11,7 @@ from sanic import Request, Sanic
 from sanic.config import Config
 
 from edge import pages
-from edge.api import customer, health, menu, orders, staff, sync_status, table_service
+from edge.api import customer, health, media, menu, orders, staff, sync_status, table_service
 from edge.api import printers as printers_api
 from edge.branch import BranchDirectory
 from edge.context import EdgeContext
@@ -34,6 +34,7 @@ from edge.staff import seal_pin_hashes
 from edge.store import Store
 from edge.tls import TlsListener
 from edge.tokens import TokenService
+from sync.catalog_service import CatalogService
 from sync.service import SyncService
 
 log = logging.getLogger("restai_edge")
@@ -106,6 +107,7 @@ def _routed_app(name: str, ctx: EdgeContext) -> EdgeApp:
         orders.bp,
         table_service.bp,
         sync_status.bp,
+        media.bp,
         printers_api.bp,
         pages.bp,
     )
@@ -151,6 +153,7 @@ def create_app(settings: Settings, tls: TlsListener | None = None) -> EdgeApp:
         max_instances=1,
     )
     SyncService(ctx).schedule(scheduler)
+    CatalogService(ctx).schedule(scheduler)
 
     @app.before_server_start
     async def open_store(app: EdgeApp) -> None:

@@ -1,6 +1,7 @@
 """Socket.IO on the device's own host and port: who may listen to what, and catch-up.
 
-Clients connect with `auth: {token, since?}`. A diner lands in `session:{id}`, staff in
+Clients connect with `auth: {token, since?}`. A diner lands in `session:{id}` (and `diners:{id}`
+of its branch, for branch-wide news such as `menu:updated`), staff in
 `branch:{id}`. Domain events reach clients only through `EventLog` listeners, after commit.
 
 Catch-up: a client that says `since` first gets every event after that id it may see, then live
@@ -24,7 +25,7 @@ from sanic.response import HTTPResponse
 from edge.auth import diner_from_token, staff_from_token
 from edge.context import EdgeContext
 from edge.errors import ApiError, Forbidden, TokenRequired, ValidationError
-from edge.events import BRANCH_ONLY_EVENTS, Event
+from edge.events import BRANCH_ONLY_EVENTS, DINER_BROADCAST_EVENTS, Event
 from edge.tokens import CustomerClaims, StaffClaims
 
 log = logging.getLogger("restai_edge.realtime")
@@ -55,6 +56,11 @@ class Client:
 
     def may_see(self, event: Event) -> bool:
         if isinstance(self.claims, CustomerClaims):
+            if event.session_id is None:
+                return (
+                    event.name in DINER_BROADCAST_EVENTS
+                    and event.branch_id == self.claims.branch_id
+                )
             return event.session_id == self.claims.session_id and event.name not in (
                 BRANCH_ONLY_EVENTS
             )
@@ -97,15 +103,17 @@ class EdgeNamespace(socketio.AsyncNamespace):
             claims = self._ctx.tokens.decode(token)
             if isinstance(claims, CustomerClaims):
                 await diner_from_token(self._ctx, claims, need_active=False)
-                room = f"session:{claims.session_id}"
+                # Their session, and the branch's news for every diner (a menu change).
+                rooms = [f"session:{claims.session_id}", f"diners:{claims.branch_id}"]
             else:
                 await staff_from_token(self._ctx, claims)
-                room = f"branch:{claims.branch_id}"
+                rooms = [f"branch:{claims.branch_id}"]
         except ApiError as error:
             raise _refusal(error) from None
         client = Client(claims, catching_up=since is not None)
         self._clients[sid] = client
-        await self.enter_room(sid, room)
+        for room in rooms:
+            await self.enter_room(sid, room)
         if since is not None:
             self.server.start_background_task(self._catch_up, sid, client, since)
 

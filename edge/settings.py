@@ -135,6 +135,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("staff_token_ttl", _positive_int, "43200", "Lifetime of staff tokens, seconds"),
     Setting("sync_interval", _positive_int, "15", "Seconds between upstream sync passes"),
     Setting("sync_backoff_cap", _positive_int, "300", "Longest wait between failed syncs, seconds"),
+    Setting("catalog_interval", _positive_int, "60", "Seconds between catalog pulls"),
     Setting("sync_retention", _positive_int, "604800", "Seconds acknowledged outbox rows are kept"),
     Setting(
         "event_retention", _positive_int, "900", "Seconds realtime events are kept for catch-up"
@@ -166,6 +167,7 @@ class Settings:
     staff_token_ttl: int
     sync_interval: int
     sync_backoff_cap: int
+    catalog_interval: int
     sync_retention: int
     event_retention: int
     print_timeout: int

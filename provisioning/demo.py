@@ -16,7 +16,7 @@ from edge.staff import is_trivial_pin
 from edge.store import Store
 from edge.table_keys import table_key
 from edge.tls import ensure_self_signed
-from provisioning import demo_printers
+from provisioning import demo_central, demo_printers
 from provisioning.listener import listen
 from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server import serve
@@ -33,9 +33,13 @@ async def _demo_table_key(data_dir: Path) -> str:
 
 
 async def prepare_demo(
-    data_dir: Path, base_url: str, printer: tuple[str, int] | None = None
+    data_dir: Path,
+    base_url: str,
+    printer: tuple[str, int] | None = None,
+    central: tuple[str, str] | None = None,
 ) -> str:
-    """Provision the demo branch, its manager and its menu; returns the manager's PIN."""
+    """Provision the demo branch, its manager and its menu (and the URL and device token of its
+    central, when given); returns the manager's PIN."""
     pin = f"{secrets.randbelow(10**6):06d}"
     while is_trivial_pin(pin):
         pin = f"{secrets.randbelow(10**6):06d}"
@@ -46,6 +50,8 @@ async def prepare_demo(
             branch_name=DEMO_NAME,
             tables=DEMO_TABLES,
             base_url=base_url,
+            central_url=central[0] if central else None,
+            device_token=central[1] if central else None,
         ),
         [("Demo Manager", "manager", pin)],
     )
@@ -66,11 +72,15 @@ def run_demo(host: str, port: int, printer: str | None = None) -> None:
     pretend = None if address else demo_printers.pretend_printer()
     if pretend is not None:
         address = (pretend.host, pretend.port)
-    with listener, tempfile.TemporaryDirectory(prefix="restai-edge-demo-") as tmp:
+    with (
+        listener,
+        tempfile.TemporaryDirectory(prefix="restai-edge-demo-") as tmp,
+        demo_central.running() as central,
+    ):
         data_dir = Path(tmp)
         shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
         base = f"http://{shown_host}:{port}"
-        pin = asyncio.run(prepare_demo(data_dir, base, address))
+        pin = asyncio.run(prepare_demo(data_dir, base, address, (central.url, central.token)))
         key = asyncio.run(_demo_table_key(data_dir))
         # The staff tablets' HTTPS listener, as `provision --tls` sets it up on a real device.
         tls_port = port + 443 if port + 443 <= 65535 else port - 443
@@ -108,10 +118,12 @@ def run_demo(host: str, port: int, printer: str | None = None) -> None:
         click.echo(f"    curl -X GET {api}/menu")
         where = "this terminal (a pretend printer)" if pretend else f"{printer}"
         click.echo(f"  kitchen tickets (Cocina, Bar) print on {where} when staff confirm an order")
+        demo_central.explain(central, data_dir)
         click.echo("  Ctrl+C stops the demo.")
+        flags = {"data_dir": data_dir, "host": host, "port": port, "tls_port": tls_port}
+        flags["catalog_interval"] = demo_central.DEMO_CATALOG_INTERVAL
         try:
-            settings = {"data_dir": data_dir, "host": host, "port": port, "tls_port": tls_port}
-            serve(Settings.resolve(settings), listener)
+            serve(Settings.resolve(flags), listener)
         finally:
             if pretend is not None:
                 pretend.stop()

@@ -12,6 +12,7 @@ from sanic.response import HTTPResponse
 from edge.api.responses import edge_ctx, ok
 from edge.clock import iso
 from edge.store import Store
+from sync.catalog_status import catalog_health
 from sync.status import sync_status
 
 bp = Blueprint("health")
@@ -47,6 +48,7 @@ async def healthz(request: Request) -> HTTPResponse:
             "storage": storage(ctx.store),
             # Reading the sync state also proves the store answers.
             "sync": public_sync(await sync_status(ctx.store)),
+            "catalog": await catalog_health(ctx.store),
         },
         status=503 if degraded else 200,
     )

@@ -58,7 +58,11 @@
       (state.ordersRequest || Promise.resolve()).then(ended);
     },
     "order:new": refreshOrders,
-    "order:updated": refreshOrders
+    "order:updated": refreshOrders,
+    // The central changed the catalog (prices, dishes, pictures, sold out): redraw in place.
+    "menu:updated": function () {
+      if (state.phase === "menu") loadMenu();
+    }
   };
 
   var state = {
@@ -431,6 +435,8 @@
     return el(
       "li",
       { className: "item" + (item.is_available ? "" : " is-soldout"), "data-key": item.id },
+      // Pictures are served by the device itself (/_media/...), never from the internet.
+      item.image_url ? el("img", { className: "item-photo", src: item.image_url, alt: "", loading: "lazy" }) : null,
       el(
         "div",
         { className: "item-text" },

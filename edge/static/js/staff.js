@@ -53,7 +53,8 @@
   var EVENT_REFRESHES = [
     ["session:", ["requests", "tables"]],
     ["order:", ["orders", "tables"]],
-    ["table:", ["service"]]
+    ["table:", ["service"]],
+    ["menu:", ["menu"]]
   ];
   // What a (re)connection or a polling tick reloads: everything an event could have changed.
   var LIVE_LISTS = ["requests", "tables", "orders", "service"];
@@ -925,6 +926,7 @@
       }
       if (!answer.ok) return;
       var status = answer.data;
+      showClock(status.clock);
       if (status.last_error && status.queue_depth > 0) {
         R.setText(
           banner,
@@ -937,6 +939,24 @@
         banner.hidden = true;
       }
     });
+  }
+
+  /* Tokens and pending requests expire by this device's clock: staff must know when it is off. */
+  function showClock(clock) {
+    var banner = $("clock-banner");
+    if (!clock || !clock.off) {
+      banner.hidden = true;
+      return;
+    }
+    var minutes = Math.max(1, Math.round(Math.abs(clock.skew_s) / 60));
+    R.setText(
+      banner,
+      "El reloj de este equipo está " +
+        plural(minutes, "minuto", "minutos") +
+        (clock.skew_s > 0 ? " adelantado" : " atrasado") +
+        " respecto a la central. Las sesiones pueden vencer antes o después de tiempo: pide que lo corrijan."
+    );
+    banner.hidden = false;
   }
 
   /* ---- wiring ---- */
