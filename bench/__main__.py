@@ -16,7 +16,7 @@ from typing import Any
 
 import sanic
 
-from bench import http_bench, printing, qr_sheet, realtime_bench, sync_drain
+from bench import catalog_apply, http_bench, printing, qr_sheet, realtime_bench, sync_drain
 
 
 def _machine() -> dict[str, Any]:
@@ -138,6 +138,7 @@ def table(results: dict[str, Any]) -> str:
         )
     )
     lines.extend(printing.rows(results.get("printing", {})))
+    lines.extend(catalog_apply.rows(results.get("catalog", {})))
     return "\n".join(lines)
 
 
@@ -152,6 +153,7 @@ def main() -> None:
     results["realtime"] = realtime_bench.run()
     results["sync"] = sync_drain.run()
     results["printing"] = printing.run()
+    results["catalog"] = catalog_apply.run()
     results["qr"] = qr_sheet.run()
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)

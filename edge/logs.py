@@ -16,6 +16,8 @@ import logging
 import sys
 from typing import TextIO
 
+from edge.write_health import is_storage_full
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 OURS = "restai_edge"
 # Libraries whose INFO lines are per request, per connection or per job run.
@@ -53,6 +55,15 @@ class DeviceFormatter(logging.Formatter):
         return super().format(record)
 
 
+class StorageFullTracebacks(logging.Filter):
+    """A full disk fails every write in every loop (requests, sync, printing, jobs); the store
+    logs the condition once a minute (`edge.write_health`), so each failure's own traceback is
+    dropped rather than written, by thousands, to the disk that is full."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and is_storage_full(record.exc_info[1]))  # type: ignore[arg-type]
+
+
 class ExpectedSchedulerWarnings(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno == logging.WARNING and any(
@@ -72,6 +83,7 @@ def configure_logging(level: str, *, access_log: bool = False) -> None:
     handler = _CurrentStderr()
     handler.setFormatter(DeviceFormatter(FORMAT))
     handler.addFilter(ExpectedSchedulerWarnings())
+    handler.addFilter(StorageFullTracebacks())
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
 

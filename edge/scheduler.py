@@ -10,6 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from edge import sessions
 from edge.context import EdgeContext
+from edge.maintenance import StoreMaintenance
 
 log = logging.getLogger("restai_edge.jobs")
 
@@ -70,4 +71,7 @@ def build_scheduler(ctx: EdgeContext) -> EdgeScheduler:
     scheduler.add_job(
         prune_events, args=[ctx], seconds=EVENT_PRUNE_SECONDS, id="prune-events", **every
     )
+    interval = ctx.settings.maintenance_interval
+    maintenance = StoreMaintenance(ctx.store, interval)
+    scheduler.add_job(maintenance.run, seconds=interval, id="store-maintenance", **every)
     return scheduler

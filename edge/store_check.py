@@ -249,6 +249,22 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def truncate_wal(path: Path) -> bool:
+    """`PRAGMA wal_checkpoint(TRUNCATE)` on a connection of its own that waits at most a moment
+    for others; True if the WAL is now empty."""
+    try:
+        conn = sqlite3.connect(store_uri(path), uri=True, isolation_level=None, timeout=0.1)
+    except sqlite3.Error:
+        return False
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return bool(busy == 0)
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
 def create_store(path: Path) -> None:
     """A new, empty store with the whole schema; only `provision` makes one."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

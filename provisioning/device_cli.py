@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from edge.store import Store
+from edge.table_keys import rotate_keys
 from provisioning.backup import BackupError, backup, restore
 from provisioning.command import Obj, pass_obj, run
 from provisioning.device_lock import DeviceBusy, running_holder
@@ -109,7 +110,9 @@ async def qr_tables(
     """The branch and the tables to print, checked before anything is written."""
     async with store:
         branch = await _branch(store)
-        rows = await store.fetch_all("SELECT number, code, short_code FROM tables ORDER BY number")
+        rows = await store.fetch_all(
+            "SELECT number, code, short_code, table_key FROM tables ORDER BY number"
+        )
     highest = rows[-1]["number"] if rows else 0
     try:
         wanted = set(
@@ -123,12 +126,24 @@ async def qr_tables(
             row["number"],
             row["code"],
             row["short_code"],
-            table_url(base, branch["slug"], row["code"]),
+            table_url(base, branch["slug"], row["code"], row["table_key"]),
         )
         for row in rows
         if row["number"] in wanted
     ]
     return branch, tables
+
+
+async def rotate_table_keys(store: Store, spec: str) -> list[int]:
+    """New keys for the tables `spec` names (e.g. "3,7-9"), checked before anything changes."""
+    async with store:
+        highest = await store.fetch_value("SELECT coalesce(max(number), 0) FROM tables")
+        try:
+            numbers = parse_table_ranges(spec, highest)
+        except ValueError as exc:
+            raise click.ClickException(f"--rotate-keys: {exc}") from None
+        await rotate_keys(store, numbers)
+    return numbers
 
 
 def _is_pdf(out: Path) -> bool:
@@ -163,37 +178,63 @@ def _progress(total: int, label: str) -> Iterator[Any]:
 @click.command("qr")
 @click.option(
     "--out",
-    required=True,
     type=click.Path(path_type=Path),
-    help="FILE.pdf for a printable sheet, or a directory for one PNG and SVG per table",
+    help="FILE.pdf for a printable sheet, or a directory for one PNG and SVG per table"
+    " (required unless only rotating keys)",
 )
 @click.option("--tables", "selection", metavar="RANGES", help="e.g. 1-5,9 [default: all]")
 @click.option("--base-url", help="Base of the URL in the codes [default: the branch's]")
+@click.option(
+    "--rotate-keys",
+    "rotate",
+    metavar="RANGES",
+    help="Give these tables new keys first (their printed codes stop letting people join an"
+    " open table); with --out, print their new cards",
+)
 @click.option("--force", is_flag=True, help="Overwrite FILE.pdf if it exists")
 @pass_obj
 def qr_command(
-    obj: Obj, out: Path, selection: str | None, base_url: str | None, force: bool
+    obj: Obj,
+    out: Path | None,
+    selection: str | None,
+    base_url: str | None,
+    rotate: str | None,
+    force: bool,
 ) -> None:
-    """Print table QR codes: an A4 sheet of cut-out cards, or one PNG and SVG per table."""
+    """Print table QR codes: an A4 sheet of cut-out cards, or one PNG and SVG per table.
+
+    Each code opens the table's page with its key, which joining an open table needs."""
+    if out is None and rotate is None:
+        raise click.UsageError("Missing option '--out'.")
     if base_url is not None:
         try:
             base_url = check_url(base_url, "--base-url")
         except ProvisionError as exc:
             raise click.ClickException(str(exc)) from None
-    if _is_pdf(out) and out.is_dir():
+    if out is not None and _is_pdf(out) and out.is_dir():
         raise click.ClickException(f"--out {out} is a directory, not a PDF file name")
-    if not _is_pdf(out) and out.exists() and not out.is_dir():
+    if out is not None and not _is_pdf(out) and out.exists() and not out.is_dir():
         raise click.ClickException(
             f"--out {out} is an existing file: give FILE.pdf for a sheet or a directory"
         )
-    if not _is_pdf(out) and not out.exists() and out.suffix:
+    if out is not None and not _is_pdf(out) and not out.exists() and out.suffix:
         # `--out qr.png` would otherwise become a directory named qr.png.
         raise click.ClickException(
             f"--out {out} looks like a file name: give FILE.pdf for a sheet, or a directory"
             " (without an extension) for one PNG and one SVG per table"
         )
-    if _is_pdf(out) and out.exists() and not force:
+    if out is not None and _is_pdf(out) and out.exists() and not force:
         raise click.ClickException(f"--out {out} exists: use --force to overwrite it")
+    if rotate is not None:
+        numbers = run(rotate_table_keys(obj.provisioned_store(), rotate))
+        click.echo(
+            f"New keys for {len(numbers)} table(s) ({rotate}): their old QR codes no longer let"
+            " anyone join an open table; print and stick the new ones"
+        )
+        if out is None:
+            return
+        selection = rotate if selection is None else selection
+    assert out is not None
     branch, tables = run(qr_tables(obj.provisioned_store(), selection, base_url))
     with _progress(len(tables), "Drawing QR codes") as update:
         if _is_pdf(out):
@@ -204,7 +245,8 @@ def qr_command(
             what = f"{len(files)} files"
     click.echo(f"Wrote {len(tables)} table QR codes ({what}) to {out}")
     click.echo(
-        f"  they open {table_url(base_url or branch['base_url'], branch['slug'], '<table>')}"
+        "  they open"
+        f" {table_url(base_url or branch['base_url'], branch['slug'], '<table>', '<key>')}"
     )
 
 

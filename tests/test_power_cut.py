@@ -52,7 +52,8 @@ def _events(trace: Path) -> list[str]:
     write starting an HTTP response), in the order they completed."""
     events, syncing = [], set()
     for line in trace.read_text(errors="replace").splitlines():
-        pid, _, call = line.partition(" ")
+        # strace pads the pid column: "123  fdatasync(...)" as well as "12345 fdatasync(...)".
+        pid, call = line.split(maxsplit=1)
         if re.match(r"f(data)?sync\(\d+<[^>]*-wal>\)", call):
             if "<unfinished" in call:
                 syncing.add(pid)

@@ -57,7 +57,7 @@ async def reprint(request: Request, order_id: str) -> HTTPResponse:
         raise PrinterNotFound()
     try:
         queued = await jobs.reprint(ctx.store, order, printer_id)
-    except jobs.NoPrinter:
+    except jobs.NothingToPrint:
         raise NoPrinter() from None
     return ok(
         {

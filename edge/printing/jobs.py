@@ -23,7 +23,7 @@ PRINT_ON = ("new", "confirmed")
 ACCEPTED = frozenset({"confirmed", "preparing"})
 
 
-class NoPrinter(LookupError):
+class NothingToPrint(LookupError):
     """No printer prints any line of the order (or the one asked for does not exist)."""
 
 
@@ -112,7 +112,7 @@ async def queue_tickets(
 async def reprint(
     store: Store, order: dict[str, Any], printer_id: str | None = None
 ) -> list[Printer]:
-    """Queue the order's tickets again, marked as a reprint; raises `NoPrinter` if none would
+    """Queue the order's tickets again, marked as a reprint; raises `NothingToPrint` if none would
     print anything."""
 
     async def work(tx: Transaction) -> list[Printer]:
@@ -120,5 +120,5 @@ async def reprint(
 
     queued = await store.transact(work)
     if not queued:
-        raise NoPrinter(order["id"])
+        raise NothingToPrint(order["id"])
     return queued

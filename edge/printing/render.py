@@ -12,6 +12,7 @@ imported on first use, which the print worker does off the event loop (`warm_up`
 
 from __future__ import annotations
 
+import logging
 import textwrap
 from datetime import datetime
 from typing import Any
@@ -22,9 +23,26 @@ CODEC = "cp850"
 REPRINT_BANNER = "*** REIMPRESIÓN ***"
 
 
+def _dummy_printer() -> Any:
+    """python-escpos's `Dummy` printer class, imported on first use.
+
+    Importing python-escpos calls `logging.basicConfig()`, which would give the root logger a
+    handler of its own and print every record of Sanic and the others a second time; the
+    device configures its own logging, so that handler is taken off again.
+    """
+    root = logging.getLogger()
+    before = list(root.handlers)
+    from escpos.printer import Dummy
+
+    for handler in root.handlers[:]:
+        if handler not in before:
+            root.removeHandler(handler)
+    return Dummy
+
+
 def warm_up() -> None:
     """Import python-escpos now (slow, blocking); call it from a thread."""
-    import escpos.printer  # noqa: F401
+    _dummy_printer()
 
 
 def _clean(text: Any) -> str:
@@ -40,10 +58,8 @@ def _local_time(iso_utc: str) -> str:
 
 class _Ticket:
     def __init__(self, width: int) -> None:
-        from escpos.printer import Dummy
-
         self.width = width
-        self.out = Dummy()
+        self.out = _dummy_printer()()
         self.out.hw("INIT")
         self.out.charcode(CODE_PAGE)
 

@@ -1,0 +1,179 @@
+"""A full disk (#14 point 3) and the write-ahead log (point 4), on a small tmpfs the test mounts.
+
+While the disk is full every write answers 503 `STORAGE_FULL` with a Spanish message and
+`Retry-After`, `/healthz` answers 503 "degraded", and the log says so once, not once per
+request. When space returns the device takes writes again by itself, without a restart and
+without waiting for a write to find out. The WAL never takes the disk for itself, and an idle
+device keeps none.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import errno
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import MANAGER_PIN, SLUG, EdgeServer, auth, provision_device
+
+TABLES = 60
+RECOVERY_WITHIN = 15.0
+
+
+def _mount_tmpfs(where: Path, size: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs for a full disk needs root")
+    where.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (no full-disk test): {done.stderr.strip()}")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 6 MB file system of its own: the device's data dir is its root, its log is elsewhere."""
+    disk = tmp_path / "disk"
+    _mount_tmpfs(disk, "6m")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Take every free byte of the file system `path` is on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for chunk in (1 << 20, 1 << 16, 1 << 12, 1 << 9, 1):
+            block = b"\0" * chunk
+            while True:
+                try:
+                    os.write(fd, block)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    break
+    finally:
+        os.close(fd)
+
+
+def _open_and_reject(client: httpx.Client, server: EdgeServer, token: str, n: int) -> int:
+    """One session opened and turned down; the status of the first write that is not a 2xx."""
+    created = client.post(
+        server.customer_url(f"{SLUG}-{n % TABLES + 1}", "session"),
+        json={"customerName": f"Comensal {n}"},
+    )
+    if created.status_code != 201:
+        return created.status_code
+    rejected = client.patch(
+        f"{server.url}/api/tables/sessions/{created.json()['data']['sessionId']}/reject",
+        headers=auth(token),
+    )
+    return 200 if rejected.status_code == 200 else rejected.status_code
+
+
+def _assert_storage_full(answer: httpx.Response) -> None:
+    assert answer.status_code == 503, answer.text
+    error = answer.json()["error"]
+    assert answer.json()["success"] is False
+    assert error["code"] == "STORAGE_FULL"
+    assert "espacio" in error["message"]
+    assert int(answer.headers["Retry-After"]) > 0
+
+
+def test_full_disk_answers_503_logs_once_and_recovers_by_itself(small_disk: Path) -> None:
+    provision_device(small_disk, tables=TABLES)
+    server = EdgeServer(small_disk, {"RESTAI_EDGE_MAINTENANCE_INTERVAL": "1"}).start()
+    try:
+        token = server.staff_token(MANAGER_PIN)
+        filler = small_disk / "filler"
+        fill(filler)
+        with httpx.Client(timeout=10) as client:
+            statuses = [_open_and_reject(client, server, token, n) for n in range(400)]
+            first_failure = next((s for s in statuses if s not in (200, 201)), None)
+            assert first_failure == 503, f"writes on a full disk answered {set(statuses)}"
+
+            def attempt(n: int) -> httpx.Response:
+                return client.post(
+                    server.customer_url(f"{SLUG}-{n % TABLES + 1}", "session"),
+                    json={"customerName": f"Comensal {n}"},
+                )
+
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(attempt, range(1000, 1200)))
+            for answer in answers:
+                if answer.status_code != 409:  # a table left open by the first loop
+                    _assert_storage_full(answer)
+            health = client.get(f"{server.url}/healthz")
+            assert health.status_code == 503, health.text
+            assert health.json()["data"]["status"] == "degraded"
+            assert health.json()["data"]["storage"]["writable"] is False
+
+            wal = small_disk / "edge.db-wal"
+            assert not wal.exists() or wal.stat().st_size <= 2 * 1024 * 1024 + 64 * 1024
+
+            filler.unlink()
+            deadline = time.monotonic() + RECOVERY_WITHIN
+            while client.get(f"{server.url}/healthz").status_code != 200:
+                assert time.monotonic() < deadline, "still degraded after space returned"
+                time.sleep(0.2)
+            assert _open_and_reject(client, server, token, 2000) == 200
+    finally:
+        server.stop()
+    log = server.log()
+    assert "Traceback" not in log, log[-5000:]
+    full_lines = [
+        line for line in log.splitlines() if "disk is full" in line or "disk full" in line
+    ]
+    assert 1 <= len(full_lines) <= 2, "\n".join(full_lines[:10])
+    assert "Store writes work again" in log
+    assert len(log.splitlines()) < 20, log[-5000:]
+
+
+def test_the_wal_leaves_room_for_the_store_on_a_small_disk(small_disk: Path) -> None:
+    """With SQLite's default checkpoint every 1,000 pages, a WAL on a disk with less than 4 MB
+    free took all of it, and a checkpoint could then never move a page into the store."""
+    provision_device(small_disk, tables=TABLES)
+    server = EdgeServer(small_disk, {}).start()
+    try:
+        token = server.staff_token(MANAGER_PIN)
+        with httpx.Client(timeout=10) as client:
+            for n in range(3000):
+                if _open_and_reject(client, server, token, n) != 200:
+                    break
+            else:
+                pytest.fail("6 MB never filled up")
+        wal = (small_disk / "edge.db-wal").stat().st_size
+        store = (small_disk / "edge.db").stat().st_size
+        assert wal <= 1.5 * 1024 * 1024, f"WAL {wal} bytes beside a store of {store} bytes"
+    finally:
+        server.stop()
+
+
+def test_an_idle_device_keeps_no_wal(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    provision_device(data_dir, tables=TABLES)
+    server = EdgeServer(data_dir, {"RESTAI_EDGE_MAINTENANCE_INTERVAL": "1"}).start()
+    try:
+        token = server.staff_token(MANAGER_PIN)
+        with httpx.Client(timeout=10) as client:
+            for n in range(150):
+                assert _open_and_reject(client, server, token, n) == 200
+        wal = data_dir / "edge.db-wal"
+        assert wal.stat().st_size > 0
+        deadline = time.monotonic() + 10
+        while wal.exists() and wal.stat().st_size > 0:
+            assert time.monotonic() < deadline, f"WAL still {wal.stat().st_size} bytes when idle"
+            time.sleep(0.2)
+    finally:
+        server.stop()
