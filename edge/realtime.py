@@ -33,9 +33,12 @@ log = logging.getLogger("restai_edge.realtime")
 # Events after which a diner's token is dead: the diner hears the event, then is disconnected.
 SESSION_FINAL_EVENTS = frozenset({"session:rejected", "session:ended"})
 EXPIRY_CHECK_SECONDS = 10
+# Staff rights are re-checked this often: a removed waiter's tablet stops listening within it.
+REVOCATION_CHECK_SECONDS = 3
 CATCH_UP_LIMIT = 5000
 SOCKETIO_PATH = "socket.io"
 MAX_MESSAGE_BYTES = 64 * 1024
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 @dataclass
@@ -149,6 +152,11 @@ class EdgeNamespace(socketio.AsyncNamespace):
         if kind == "session" and isinstance(client.claims, CustomerClaims):
             allowed = ident == client.claims.session_id
         elif kind == "session":
+            try:
+                # A staff member removed or changed since connecting hears no more tables.
+                await staff_from_token(self._ctx, client.claims)
+            except ApiError as error:
+                return _failure(error)
             owner = await self._ctx.store.fetch_value(
                 "SELECT branch_id FROM sessions WHERE id = ?", (ident,)
             )
@@ -195,6 +203,17 @@ class EdgeNamespace(socketio.AsyncNamespace):
             if isinstance(client.claims, CustomerClaims) and client.claims.session_id == session_id:
                 await self.disconnect(sid)
 
+    async def drop_revoked(self) -> None:
+        """Scheduled: disconnect staff whose token no longer holds: removed, role or PIN
+        changed (also by the CLI, in another process: the store is the one truth), logged out.
+        The same check as every HTTP request, so a socket cannot outlive its token's rights."""
+        for sid, client in list(self._clients.items()):
+            if isinstance(client.claims, StaffClaims):
+                try:
+                    await staff_from_token(self._ctx, client.claims)
+                except ApiError:
+                    await self.disconnect(sid)
+
     async def drop_expired(self) -> None:
         """Scheduled: disconnect clients whose token has expired."""
         now = time.time()
@@ -236,6 +255,17 @@ class EdgeSocketServer(socketio.AsyncServer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.eio._async = {**self.eio._async, "websocket": ClosingAwareWebSocket}
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        """A packet that does not decode (JSON nested past the parser's depth, an unknown or
+        unexpected packet type) is bad input from a stranger, not a server error: python-socketio
+        raises, and engine.io would log each one with a traceback. The packet is dropped with
+        one line; the connection stays as it was (one that never connected can do nothing).
+        Our event handlers run as tasks of their own, so their failures never land here."""
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, RecursionError) as exc:
+            log.warning("Dropped a malformed Socket.IO packet: %s", exc)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         await super()._handle_eio_disconnect(eio_sid, reason)
@@ -292,6 +322,9 @@ def mount(app: Sanic, server: EdgeSocketServer) -> None:
 
     async def socketio_endpoint(request: Request) -> HTTPResponse | None:
         response: HTTPResponse | None = await server.handle_request(request)
+        if response is not None:
+            # Long-poll answers carry events with diners' names and phones: never cached.
+            response.headers.update(NO_STORE)
         return response
 
     socketio_endpoint.is_websocket = True  # type: ignore[attr-defined]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from edge.store import Store
+from edge.table_keys import rotate_keys
 from provisioning.backup import BackupError, backup, restore
 from provisioning.command import Obj, pass_obj, run
 from provisioning.device_lock import DeviceBusy, running_holder
@@ -106,7 +110,9 @@ async def qr_tables(
     """The branch and the tables to print, checked before anything is written."""
     async with store:
         branch = await _branch(store)
-        rows = await store.fetch_all("SELECT number, code, short_code FROM tables ORDER BY number")
+        rows = await store.fetch_all(
+            "SELECT number, code, short_code, table_key FROM tables ORDER BY number"
+        )
     highest = rows[-1]["number"] if rows else 0
     try:
         wanted = set(
@@ -120,7 +126,7 @@ async def qr_tables(
             row["number"],
             row["code"],
             row["short_code"],
-            table_url(base, branch["slug"], row["code"]),
+            table_url(base, branch["slug"], row["code"], row["table_key"]),
         )
         for row in rows
         if row["number"] in wanted
@@ -128,44 +134,119 @@ async def qr_tables(
     return branch, tables
 
 
+async def rotate_table_keys(store: Store, spec: str) -> list[int]:
+    """New keys for the tables `spec` names (e.g. "3,7-9"), checked before anything changes."""
+    async with store:
+        highest = await store.fetch_value("SELECT coalesce(max(number), 0) FROM tables")
+        try:
+            numbers = parse_table_ranges(spec, highest)
+        except ValueError as exc:
+            raise click.ClickException(f"--rotate-keys: {exc}") from None
+        await rotate_keys(store, numbers)
+    return numbers
+
+
 def _is_pdf(out: Path) -> bool:
     return out.suffix.lower() == ".pdf"
+
+
+# A line this often when the output is not a terminal (a log, a pipe): enough to see it move.
+PROGRESS_EVERY_S = 3.0
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Any]:
+    """A progress bar on a terminal; elsewhere, where click's bar stays silent until the end, a
+    line every few seconds."""
+    if sys.stderr.isatty():
+        with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+            yield bar.update
+        return
+    done, last = 0, time.monotonic()
+    click.echo(f"{label}: 0/{total:,}", err=True)
+
+    def update(count: int) -> None:
+        nonlocal done, last
+        done += count
+        if time.monotonic() - last >= PROGRESS_EVERY_S or done == total:
+            last = time.monotonic()
+            click.echo(f"{label}: {done:,}/{total:,} ({done * 100 // total}%)", err=True)
+
+    yield update
 
 
 @click.command("qr")
 @click.option(
     "--out",
-    required=True,
     type=click.Path(path_type=Path),
-    help="FILE.pdf for a printable sheet, or a directory for one PNG and SVG per table",
+    help="FILE.pdf for a printable sheet, or a directory for one PNG and SVG per table"
+    " (required unless only rotating keys)",
 )
 @click.option("--tables", "selection", metavar="RANGES", help="e.g. 1-5,9 [default: all]")
 @click.option("--base-url", help="Base of the URL in the codes [default: the branch's]")
+@click.option(
+    "--rotate-keys",
+    "rotate",
+    metavar="RANGES",
+    help="Give these tables new keys first (their printed codes stop letting people join an"
+    " open table); with --out, print their new cards",
+)
+@click.option("--force", is_flag=True, help="Overwrite FILE.pdf if it exists")
 @pass_obj
-def qr_command(obj: Obj, out: Path, selection: str | None, base_url: str | None) -> None:
-    """Print table QR codes: an A4 sheet of cut-out cards, or one PNG and SVG per table."""
+def qr_command(
+    obj: Obj,
+    out: Path | None,
+    selection: str | None,
+    base_url: str | None,
+    rotate: str | None,
+    force: bool,
+) -> None:
+    """Print table QR codes: an A4 sheet of cut-out cards, or one PNG and SVG per table.
+
+    Each code opens the table's page with its key, which joining an open table needs."""
+    if out is None and rotate is None:
+        raise click.UsageError("Missing option '--out'.")
     if base_url is not None:
         try:
             base_url = check_url(base_url, "--base-url")
         except ProvisionError as exc:
             raise click.ClickException(str(exc)) from None
-    if _is_pdf(out) and out.is_dir():
+    if out is not None and _is_pdf(out) and out.is_dir():
         raise click.ClickException(f"--out {out} is a directory, not a PDF file name")
-    if not _is_pdf(out) and out.exists() and not out.is_dir():
+    if out is not None and not _is_pdf(out) and out.exists() and not out.is_dir():
         raise click.ClickException(
             f"--out {out} is an existing file: give FILE.pdf for a sheet or a directory"
         )
+    if out is not None and not _is_pdf(out) and not out.exists() and out.suffix:
+        # `--out qr.png` would otherwise become a directory named qr.png.
+        raise click.ClickException(
+            f"--out {out} looks like a file name: give FILE.pdf for a sheet, or a directory"
+            " (without an extension) for one PNG and one SVG per table"
+        )
+    if out is not None and _is_pdf(out) and out.exists() and not force:
+        raise click.ClickException(f"--out {out} exists: use --force to overwrite it")
+    if rotate is not None:
+        numbers = run(rotate_table_keys(obj.provisioned_store(), rotate))
+        click.echo(
+            f"New keys for {len(numbers)} table(s) ({rotate}): their old QR codes no longer let"
+            " anyone join an open table; print and stick the new ones"
+        )
+        if out is None:
+            return
+        selection = rotate if selection is None else selection
+    assert out is not None
     branch, tables = run(qr_tables(obj.provisioned_store(), selection, base_url))
-    with click.progressbar(length=len(tables), label="Drawing QR codes", file=sys.stderr) as bar:
+    with _progress(len(tables), "Drawing QR codes") as update:
         if _is_pdf(out):
-            pages = write_pdf_sheet(tables, branch["name"], out, progress=bar.update)
+            pages = write_pdf_sheet(tables, branch["name"], out, progress=update)
             what = f"{pages} page{'' if pages == 1 else 's'}"
         else:
-            files = write_table_files(tables, branch["name"], out, progress=bar.update)
+            files = write_table_files(tables, branch["name"], out, progress=update)
             what = f"{len(files)} files"
     click.echo(f"Wrote {len(tables)} table QR codes ({what}) to {out}")
     click.echo(
-        f"  they open {table_url(base_url or branch['base_url'], branch['slug'], '<table>')}"
+        "  they open"
+        f" {table_url(base_url or branch['base_url'], branch['slug'], '<table>', '<key>')}"
     )
 
 

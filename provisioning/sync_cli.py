@@ -60,8 +60,9 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
 @sync_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON")
 @pass_obj
-def status_command(obj: Obj, as_json: bool) -> None:
-    """Show the upload queue and the last success and error."""
+@click.pass_context
+def status_command(ctx: click.Context, obj: Obj, as_json: bool) -> None:
+    """Show the upload queue and the last success and error; exits 1 while sync is stopped."""
 
     async def read(store: Store) -> dict[str, Any]:
         async with store:
@@ -70,9 +71,12 @@ def status_command(obj: Obj, as_json: bool) -> None:
     status = asyncio.run(read(obj.provisioned_store()))
     if as_json:
         click.echo(json.dumps(status, indent=2))
-        return
-    for line in _status_lines(status):
-        click.echo(line)
+    else:
+        for line in _status_lines(status):
+            click.echo(line)
+    if status["stopped"]:
+        # Nothing uploads until someone acts: let scripts and monitoring notice.
+        ctx.exit(1)
 
 
 def _failure_line(report: PassReport) -> str | None:

@@ -75,12 +75,12 @@ class Fetched:
 async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"the central announced {int(declared):,} bytes")
+        raise BodyTooLarge(f"{int(declared):,} bytes announced, over the {limit:,} byte limit")
     chunks, size = [], 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge(f"the body passed {limit:,} bytes")
+            raise BodyTooLarge(f"the body went past the {limit:,} byte limit (not read further)")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -189,7 +189,7 @@ class CatalogPuller:
         if code is None:
             return await self._fail(Problem(now, None, fetched.failure), None)
         if fetched.too_large:
-            message = f"catalog refused: {fetched.too_large}, over the {MAX_CATALOG_BYTES:,} limit"
+            message = f"catalog refused: {fetched.too_large}"
             return await self._refuse(Problem(now, code, message), fetched)
         if code == 304:
             return await self._unchanged(client, fetched.etag, current)
@@ -220,6 +220,7 @@ class CatalogPuller:
     ) -> PullReport:
         urls = [item.image_url for item in catalog.items if item.image_url]
         pictures = await self.images.fetch_all(client, urls, await self._known_pictures())
+        started = time.perf_counter()
         try:
             summary = await apply_catalog(
                 self._store,
@@ -233,15 +234,18 @@ class CatalogPuller:
             problem = Problem(time.time(), 200, f"catalog refused by the store: {exc}")
             return await self._refuse(problem, fetched)
 
+        applied_in = time.perf_counter() - started
+
         async def work(tx: Transaction) -> None:
             await status.record_answer(tx, time.time(), refused=None, refused_etag=None)
 
         await self._store.transact(work)
         await self._collect_garbage()
         log.info(
-            "Catalog %s applied: %d items (%d added, %d retired, %d deleted), %d modifier"
-            " groups; %s",
+            "Catalog %s applied in %.2f s: %d items (%d added, %d retired, %d deleted), %d"
+            " modifier groups; %s",
             summary.version,
+            applied_in,
             summary.items,
             summary.added,
             summary.retired,

@@ -152,7 +152,10 @@ class ImageFetcher:
         name = f"{hashlib.sha256(data).hexdigest()[:32]}.{extension}"
         target = self.directory / name
         if not target.exists():
-            await asyncio.to_thread(_write_atomically, target, data)
+            try:
+                await asyncio.to_thread(_write_atomically, target, data)
+            except OSError as exc:
+                raise ImageRefused(f"cannot be stored: {exc.strerror or exc}") from None
         return name
 
     def collect_garbage(self, referenced: set[str], now: float | None = None) -> int:

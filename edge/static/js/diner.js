@@ -14,6 +14,9 @@
   var BASE = "/api/customer/" + encodeURIComponent(page.branchSlug) + "/" + encodeURIComponent(page.tableCode);
   // One visit per table: a phone that moves to another table starts afresh there.
   var VISIT_KEY = "restai:visit:" + page.tableCode;
+  // The table's key, from the QR code stuck on it (`?k=`): joining a table that is already open
+  // needs it, so only someone at the table can join.
+  var TABLE_KEY = new URLSearchParams(window.location.search).get("k") || "";
   var SCREENS = [
     "screen-loading",
     "screen-join",
@@ -182,6 +185,7 @@
     button.disabled = true;
     var body = { customerName: name };
     if (phone) body.customerPhone = phone;
+    if (TABLE_KEY) body.tableKey = TABLE_KEY;
     R.api("POST", BASE + "/session", { body: body }).then(function (answer) {
       button.disabled = false;
       if (answer.ok && answer.data.token) {
@@ -196,6 +200,9 @@
         );
       }
       if (answer.error.code === "SESSION_PENDING") return go("blocked");
+      if (answer.error.code === "TABLE_KEY_REQUIRED") {
+        return joinError("Para unirte a una mesa abierta, escanea el código QR de tu mesa o pide ayuda al personal.");
+      }
       if (answer.error.code === "VALIDATION_ERROR") {
         var field = answer.error.details && answer.error.details.field;
         return joinError(
