@@ -43,7 +43,12 @@ def device_process(data_dir: Path, log_path: Path | None = None, **env: str) -> 
     """`restai-edge serve`; RESTAI_BENCH_DEVICE_TREE serves another checkout instead, so an older
     revision can be measured against the same ceiling (README, Performance)."""
     argv = [sys.executable, "-m", "provisioning"]
-    env = {"RESTAI_EDGE_SESSION_RATE_LIMIT": "0", "RESTAI_EDGE_LOG_LEVEL": "WARNING", **env}
+    env = {
+        "RESTAI_EDGE_SESSION_RATE_LIMIT": "0",
+        "RESTAI_EDGE_PENDING_PER_ADDRESS": "0",
+        "RESTAI_EDGE_LOG_LEVEL": "WARNING",
+        **env,
+    }
     tree = os.environ.get("RESTAI_BENCH_DEVICE_TREE")
     if tree:
         # -S skips site-packages' .pth files, among them the editable install's finder, which

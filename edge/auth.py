@@ -1,5 +1,6 @@
 """Who is calling: a diner (customer token) or a staff member (staff token), checked against the
-store on every use so that tokens die with their session or their staff member."""
+store on every use so that tokens die with their session, their staff member (removed, role or
+PIN changed) or their logout."""
 
 from __future__ import annotations
 
@@ -55,10 +56,19 @@ async def staff_from_token(
     if not isinstance(claims, StaffClaims):
         raise Forbidden()
     row = await ctx.store.fetch_one(
-        "SELECT name, role, branch_id FROM staff WHERE id = ?", (claims.staff_id,)
+        "SELECT name, role, branch_id, auth_version,"
+        " EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?) AS revoked"
+        " FROM staff WHERE id = ?",
+        (claims.jti, claims.staff_id),
     )
-    # A removed staff member, or one whose role changed, needs a new login.
-    if row is None or row["role"] != claims.role or row["branch_id"] != claims.branch_id:
+    # A removed staff member, one whose role or PIN changed, or a token logged out: log in again.
+    if (
+        row is None
+        or row["revoked"]
+        or row["role"] != claims.role
+        or row["branch_id"] != claims.branch_id
+        or row["auth_version"] != claims.version
+    ):
         raise Unauthorized()
     if roles is not None and claims.role not in roles:
         raise Forbidden()

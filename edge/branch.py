@@ -21,7 +21,7 @@ from edge.store import Row, Store, Transaction
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 SLUG_MAX = 64
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
-JOIN_POLICIES = ("open", "closed")
+JOIN_POLICIES = ("key", "open", "closed")
 
 
 def _join_policy(value: Any) -> str:
@@ -31,11 +31,16 @@ def _join_policy(value: Any) -> str:
 
 
 def _ttl(value: Any) -> int:
+    expected = "expected a whole number of seconds between 5 and 86400 (e.g. 600)"
     if isinstance(value, bool):
-        raise ValueError("expected a number of seconds")
-    number = int(value)
+        raise ValueError(expected)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        # int() would say "invalid literal for int() with base 10: '1e3'".
+        raise ValueError(expected) from None
     if not 5 <= number <= 86400:
-        raise ValueError("expected seconds between 5 and 86400")
+        raise ValueError(expected)
     return number
 
 
@@ -47,7 +52,12 @@ def _print_on(value: Any) -> str:
 
 BRANCH_SETTINGS: tuple[Setting, ...] = (
     Setting("auto_approve", parse_bool, False, "Sessions start active, no approval"),
-    Setting("join_policy", _join_policy, "open", "open: diners may join an active table"),
+    Setting(
+        "join_policy",
+        _join_policy,
+        "key",
+        "key: joining an active table needs its QR code; open: anyone may join; closed: nobody",
+    ),
     Setting("pending_ttl", _ttl, 600, "Seconds a request waits before it expires"),
     Setting("print_on", _print_on, "confirmed", "Tickets print when staff confirm (or: new)"),
 )
@@ -57,7 +67,7 @@ BRANCH_SETTINGS_BY_NAME = {setting.name: setting for setting in BRANCH_SETTINGS}
 @dataclass(frozen=True)
 class BranchSettings:
     auto_approve: bool = False
-    join_policy: str = "open"
+    join_policy: str = "key"
     pending_ttl: int = 600
     print_on: str = "confirmed"
 

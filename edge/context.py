@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from edge.branch import BranchDirectory
 from edge.events import EventLog
 from edge.live import LiveSessions
-from edge.ratelimit import Lockout, SlidingWindow
+from edge.ratelimit import Lockout, PendingQuota, SlidingWindow
 from edge.settings import Settings
 from edge.store import Store
 from edge.tokens import TokenService
@@ -26,6 +26,7 @@ class EdgeContext:
     events: EventLog
     pin_key: str
     session_limiter: SlidingWindow | None
+    pending_quota: PendingQuota | None
     live: LiveSessions = field(default_factory=LiveSessions)
     login_lockout: Lockout = field(
         default_factory=lambda: Lockout(LOGIN_FAILURE_LIMIT, LOGIN_FAILURE_WINDOW, LOGIN_LOCKOUT)

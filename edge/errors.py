@@ -18,6 +18,10 @@ from edge.write_health import is_storage_full
 
 log = logging.getLogger("restai_edge.errors")
 
+# On every API answer, failures included: browsers must not guess another type for it, and
+# nothing on the way (a shared phone's browser cache, a proxy) may keep one, since answers carry
+# tokens, names and phone numbers.
+API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 # Seconds a client waits before trying a write again on a full disk; the device itself checks
 # for freed space every few seconds (edge.maintenance).
 STORAGE_FULL_RETRY_AFTER = 30
@@ -88,6 +92,12 @@ class SessionEnded(ApiError):
     status = 403
     code = "SESSION_ENDED"
     message = "Tu sesion ha finalizado"
+
+
+class TableKeyRequired(ApiError):
+    status = 403
+    code = "TABLE_KEY_REQUIRED"
+    message = "Escanea el codigo QR de tu mesa para unirte"
 
 
 class SessionNotActive(ApiError):
@@ -172,8 +182,8 @@ class RateLimited(ApiError):
     code = "RATE_LIMITED"
     message = "Demasiadas solicitudes, intenta mas tarde"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(headers={"Retry-After": str(max(1, retry_after))})
+    def __init__(self, retry_after: int, *, details: Any = None) -> None:
+        super().__init__(details=details, headers={"Retry-After": str(max(1, retry_after))})
 
 
 class StorageFull(ApiError):
@@ -216,4 +226,4 @@ def render_error(request: Request, exc: Exception) -> HTTPResponse:
     error = as_api_error(exc)
     if isinstance(error, InternalError) and error is not exc:
         log.error("Unhandled error on %s %s", request.method, request.path, exc_info=exc)
-    return json(error.envelope(), status=error.status, headers=error.headers)
+    return json(error.envelope(), status=error.status, headers={**API_HEADERS, **error.headers})

@@ -22,6 +22,9 @@ log = logging.getLogger("restai_edge.events")
 
 # Events the branch's staff see but a diner's session room does not.
 BRANCH_ONLY_EVENTS = frozenset({"session:pending", "table:call_waiter", "table:request_bill"})
+# Branch-wide events (no session) that every diner of the branch hears too, through the room
+# `diners:{branchId}` each diner's socket joins.
+DINER_BROADCAST_EVENTS = frozenset({"menu:updated"})
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class Event:
         rooms = [f"branch:{self.branch_id}"]
         if self.session_id and self.name not in BRANCH_ONLY_EVENTS:
             rooms.append(f"session:{self.session_id}")
+        if self.session_id is None and self.name in DINER_BROADCAST_EVENTS:
+            rooms.append(f"diners:{self.branch_id}")
         return rooms
 
 
@@ -80,6 +85,11 @@ class EventLog:
         )
         event = Event(event_id, name, branch_id, session_id, {"eventId": event_id, **data})
         tx.after_commit(lambda: self._dispatch(event))
+
+    async def deliver_recorded(self, event: Event) -> None:
+        """Hand listeners an event that another process recorded: a CLI command writes to the
+        store but cannot reach this process's clients."""
+        await self._dispatch(event)
 
     async def _dispatch(self, event: Event) -> None:
         async with self.dispatch_lock:

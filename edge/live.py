@@ -59,3 +59,7 @@ class LiveSessions:
 
     def get(self, session_id: str) -> LiveSession | None:
         return self._by_id.get(session_id)
+
+    def is_pending(self, session_id: str) -> bool:
+        session = self._by_id.get(session_id)
+        return session is not None and session.status == "pending"

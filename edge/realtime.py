@@ -1,6 +1,7 @@
 """Socket.IO on the device's own host and port: who may listen to what, and catch-up.
 
-Clients connect with `auth: {token, since?}`. A diner lands in `session:{id}`, staff in
+Clients connect with `auth: {token, since?}`. A diner lands in `session:{id}` (and `diners:{id}`
+of its branch, for branch-wide news such as `menu:updated`), staff in
 `branch:{id}`. Domain events reach clients only through `EventLog` listeners, after commit.
 
 Catch-up: a client that says `since` first gets every event after that id it may see, then live
@@ -24,7 +25,7 @@ from sanic.response import HTTPResponse
 from edge.auth import diner_from_token, staff_from_token
 from edge.context import EdgeContext
 from edge.errors import ApiError, Forbidden, TokenRequired, ValidationError
-from edge.events import BRANCH_ONLY_EVENTS, Event
+from edge.events import BRANCH_ONLY_EVENTS, DINER_BROADCAST_EVENTS, Event
 from edge.tokens import CustomerClaims, StaffClaims
 
 log = logging.getLogger("restai_edge.realtime")
@@ -32,9 +33,12 @@ log = logging.getLogger("restai_edge.realtime")
 # Events after which a diner's token is dead: the diner hears the event, then is disconnected.
 SESSION_FINAL_EVENTS = frozenset({"session:rejected", "session:ended"})
 EXPIRY_CHECK_SECONDS = 10
+# Staff rights are re-checked this often: a removed waiter's tablet stops listening within it.
+REVOCATION_CHECK_SECONDS = 3
 CATCH_UP_LIMIT = 5000
 SOCKETIO_PATH = "socket.io"
 MAX_MESSAGE_BYTES = 64 * 1024
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 @dataclass
@@ -52,6 +56,11 @@ class Client:
 
     def may_see(self, event: Event) -> bool:
         if isinstance(self.claims, CustomerClaims):
+            if event.session_id is None:
+                return (
+                    event.name in DINER_BROADCAST_EVENTS
+                    and event.branch_id == self.claims.branch_id
+                )
             return event.session_id == self.claims.session_id and event.name not in (
                 BRANCH_ONLY_EVENTS
             )
@@ -94,15 +103,17 @@ class EdgeNamespace(socketio.AsyncNamespace):
             claims = self._ctx.tokens.decode(token)
             if isinstance(claims, CustomerClaims):
                 await diner_from_token(self._ctx, claims, need_active=False)
-                room = f"session:{claims.session_id}"
+                # Their session, and the branch's news for every diner (a menu change).
+                rooms = [f"session:{claims.session_id}", f"diners:{claims.branch_id}"]
             else:
                 await staff_from_token(self._ctx, claims)
-                room = f"branch:{claims.branch_id}"
+                rooms = [f"branch:{claims.branch_id}"]
         except ApiError as error:
             raise _refusal(error) from None
         client = Client(claims, catching_up=since is not None)
         self._clients[sid] = client
-        await self.enter_room(sid, room)
+        for room in rooms:
+            await self.enter_room(sid, room)
         if since is not None:
             self.server.start_background_task(self._catch_up, sid, client, since)
 
@@ -141,6 +152,11 @@ class EdgeNamespace(socketio.AsyncNamespace):
         if kind == "session" and isinstance(client.claims, CustomerClaims):
             allowed = ident == client.claims.session_id
         elif kind == "session":
+            try:
+                # A staff member removed or changed since connecting hears no more tables.
+                await staff_from_token(self._ctx, client.claims)
+            except ApiError as error:
+                return _failure(error)
             owner = await self._ctx.store.fetch_value(
                 "SELECT branch_id FROM sessions WHERE id = ?", (ident,)
             )
@@ -186,6 +202,17 @@ class EdgeNamespace(socketio.AsyncNamespace):
         for sid, client in list(self._clients.items()):
             if isinstance(client.claims, CustomerClaims) and client.claims.session_id == session_id:
                 await self.disconnect(sid)
+
+    async def drop_revoked(self) -> None:
+        """Scheduled: disconnect staff whose token no longer holds: removed, role or PIN
+        changed (also by the CLI, in another process: the store is the one truth), logged out.
+        The same check as every HTTP request, so a socket cannot outlive its token's rights."""
+        for sid, client in list(self._clients.items()):
+            if isinstance(client.claims, StaffClaims):
+                try:
+                    await staff_from_token(self._ctx, client.claims)
+                except ApiError:
+                    await self.disconnect(sid)
 
     async def drop_expired(self) -> None:
         """Scheduled: disconnect clients whose token has expired."""
@@ -284,6 +311,9 @@ def mount(app: Sanic, server: EdgeSocketServer) -> None:
 
     async def socketio_endpoint(request: Request) -> HTTPResponse | None:
         response: HTTPResponse | None = await server.handle_request(request)
+        if response is not None:
+            # Long-poll answers carry events with diners' names and phones: never cached.
+            response.headers.update(NO_STORE)
         return response
 
     socketio_endpoint.is_websocket = True  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from edge import orders, table_service
+from edge import orders, table_keys, table_service
 from edge.clock import now_iso, parse_iso
 from edge.context import EdgeContext
 from edge.errors import (
@@ -207,7 +207,11 @@ async def _open(
 
 
 async def request_table(
-    ctx: EdgeContext, branch_slug: str, table_code: str, diner: DinerInfo
+    ctx: EdgeContext,
+    branch_slug: str,
+    table_code: str,
+    diner: DinerInfo,
+    table_key: str | None = None,
 ) -> TableRequest:
     """Open a session on a free table, or join the table's active one (seed + contract rules).
 
@@ -236,8 +240,11 @@ async def request_table(
             if opened is None:
                 raise SessionPending()
             return opened
-        if ctx.directory.settings.join_policy == "closed":
+        policy = ctx.directory.settings.join_policy
+        if policy == "closed":
             return TableRequest(live, None, None, existing=True, closed=True)
+        if policy == "key":
+            await table_keys.require_key(tx, table["id"], table_key)
         diner_id = await _add_diner(tx, live["id"], diner)
         token = ctx.tokens.issue_customer(live["id"], branch["id"], table["id"], diner_id)
         await _record(ctx, tx, "session:joined", live, customerName=diner.name)
@@ -389,14 +396,23 @@ async def tables_overview(ctx: EdgeContext) -> list[dict[str, Any]]:
         f"SELECT {SESSION_COLUMNS} FROM sessions WHERE status IN (?, ?)", LIVE_STATUSES
     )
     by_table = {row["table_id"]: row for row in live}
+    # Who sits at each live table, first to last, so staff see who joined whom.
+    diners: dict[str, list[Row]] = {}
+    for row in await ctx.store.fetch_all(
+        "SELECT d.id, d.session_id, d.name, d.joined_at FROM diners d"
+        " JOIN sessions s ON s.id = d.session_id WHERE s.status IN (?, ?)"
+        " ORDER BY d.joined_at, d.rowid",
+        LIVE_STATUSES,
+    ):
+        session_id = row.pop("session_id")
+        diners.setdefault(session_id, []).append(row)
     overview = []
     for table in tables:
         session = by_table.get(table["id"])
+        view = None
+        if session:
+            view = {**session_view(session), "diners": diners.get(session["id"], [])}
         overview.append(
-            {
-                **table,
-                "status": session["status"] if session else "free",
-                "session": session_view(session) if session else None,
-            }
+            {**table, "status": session["status"] if session else "free", "session": view}
         )
     return overview

@@ -54,6 +54,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 0 or a positive integer")
+    return value
+
+
+def _optional_path(text: str) -> Path | None:
+    return Path(text) if text.strip() else None
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -94,15 +105,37 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "0.0.0.0", "Address the server listens on"),
     Setting("port", _port, "8000", "Port of the HTTP API, pages and Socket.IO"),
     Setting(
+        "tls_port", _port, "8443", "Port of the HTTPS listener for staff tablets (when TLS is set)"
+    ),
+    Setting(
+        "tls_cert",
+        _optional_path,
+        "",
+        "PEM certificate (chain) for the HTTPS listener [default: the data dir's tls.crt, if any]",
+    ),
+    Setting(
+        "tls_key",
+        _optional_path,
+        "",
+        "PEM key (unencrypted) for the HTTPS listener [default: the data dir's tls.key, if any]",
+    ),
+    Setting(
         "session_rate_limit",
         RateLimit.parse,
         "5/600",
         "Session creations allowed per client address, as N/SECONDS (0 turns it off)",
     ),
+    Setting(
+        "pending_per_address",
+        _count,
+        "1",
+        "Table requests one client address may have waiting for approval at once (0 turns it off)",
+    ),
     Setting("customer_token_ttl", _positive_int, "14400", "Lifetime of diner tokens, seconds"),
     Setting("staff_token_ttl", _positive_int, "43200", "Lifetime of staff tokens, seconds"),
     Setting("sync_interval", _positive_int, "15", "Seconds between upstream sync passes"),
     Setting("sync_backoff_cap", _positive_int, "300", "Longest wait between failed syncs, seconds"),
+    Setting("catalog_interval", _positive_int, "60", "Seconds between catalog pulls"),
     Setting("sync_retention", _positive_int, "604800", "Seconds acknowledged outbox rows are kept"),
     Setting(
         "event_retention", _positive_int, "900", "Seconds realtime events are kept for catch-up"
@@ -131,11 +164,16 @@ class Settings:
     data_dir: Path
     host: str
     port: int
+    tls_port: int
+    tls_cert: Path | None
+    tls_key: Path | None
     session_rate_limit: RateLimit
+    pending_per_address: int
     customer_token_ttl: int
     staff_token_ttl: int
     sync_interval: int
     sync_backoff_cap: int
+    catalog_interval: int
     sync_retention: int
     event_retention: int
     print_timeout: int

@@ -33,6 +33,10 @@ class StaffClaims:
     role: str
     branch_id: str
     expires_at: int
+    # The token's own id (what a logout revokes) and the staff member's `auth_version` when it
+    # was issued (a role or PIN change bumps it, ending every token issued before).
+    jti: str = ""
+    version: int = 0
 
 
 Claims = CustomerClaims | StaffClaims
@@ -64,9 +68,15 @@ class TokenService:
             self.customer_ttl,
         )
 
-    def issue_staff(self, staff_id: str, role: str, branch_id: str) -> str:
+    def issue_staff(self, staff_id: str, role: str, branch_id: str, version: int = 0) -> str:
         return self._sign(
-            {"sub": staff_id, "role": role, "branch": branch_id, "jti": str(uuid.uuid4())},
+            {
+                "sub": staff_id,
+                "role": role,
+                "branch": branch_id,
+                "ver": version,
+                "jti": str(uuid.uuid4()),
+            },
             self.staff_ttl,
         )
 
@@ -97,6 +107,8 @@ class TokenService:
                     role=str(role),
                     branch_id=str(payload["branch"]),
                     expires_at=int(payload["exp"]),
+                    jti=str(payload.get("jti", "")),
+                    version=int(payload.get("ver", 0)),
                 )
         except (KeyError, TypeError, ValueError):
             pass

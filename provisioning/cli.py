@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -15,6 +17,7 @@ from edge.branch import (
     read_branch_settings,
 )
 from edge.branch import write_branch_setting as store_branch_setting
+from edge.tls import CERT_FILE, ensure_self_signed
 from provisioning import device_cli, printer_cli, staff_cli, sync_cli
 from provisioning.command import USER_ERRORS, Obj, pass_obj, run, with_store
 from provisioning.menu_cli import menu_group
@@ -43,8 +46,14 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
 @click.option("--device-token", help="Token the central API gave this device")
 @click.option("--currency", help="ISO 4217 code [default PEN]")
 @click.option("--tax-rate", type=int, help="Hundredths of a percent [default 1800 = 18%]")
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="Also make a self-signed certificate for the staff tablets' HTTPS listener (kept if"
+    " there is one) and print its fingerprint",
+)
 @pass_obj
-def provision_command(obj: Obj, **options: Any) -> None:
+def provision_command(obj: Obj, tls: bool, **options: Any) -> None:
     """Set the device up for its branch (safe to run again)."""
     summary = run(provision(obj.data_dir, ProvisionRequest(**options)))
     verb = "Provisioned" if summary.created else "Updated"
@@ -56,6 +65,16 @@ def provision_command(obj: Obj, **options: Any) -> None:
     click.echo(f"  central URL: {summary.central_url or '(none: sync disabled)'}")
     secrets = "jwt.secret, pin.key" + (", device.token" if options["device_token"] else "")
     click.echo(f"  secrets:     {secrets} (mode 0600, in the data dir)")
+    click.echo("  table keys:  one per table, in its QR code (kept; 'qr --rotate-keys' renews)")
+    if tls:
+        host = urlsplit(summary.base_url).hostname
+        print_ = ensure_self_signed(obj.data_dir, f"RestAI Edge {summary.branch_slug}", host)
+        click.echo(f"  TLS:         {obj.data_dir / CERT_FILE} (self-signed), fingerprint")
+        click.echo(f"               {print_}")
+        click.echo(
+            "               staff tablets: open https://<this device>:8443/staff, check that the"
+            " certificate's SHA-256 fingerprint is this one, and trust it"
+        )
 
 
 @cli.command("settings")
@@ -88,12 +107,38 @@ def settings_command(obj: Obj, key: str | None, value: str | None) -> None:
 @click.option(
     "--port", type=click.IntRange(0, 65535), help="Listen port [env RESTAI_EDGE_PORT; default 8000]"
 )
+@click.option(
+    "--tls-port",
+    type=click.IntRange(0, 65535),
+    help="HTTPS port for staff tablets, when a certificate is set [env RESTAI_EDGE_TLS_PORT;"
+    " default 8443]",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PEM certificate for the HTTPS listener [env RESTAI_EDGE_TLS_CERT; default: the data"
+    " dir's tls.crt from 'provision --tls', if any]",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Its unencrypted PEM key [env RESTAI_EDGE_TLS_KEY; default: the data dir's tls.key]",
+)
 @pass_obj
-def serve_command(obj: Obj, host: str | None, port: int | None) -> None:
-    """Serve the API, realtime and pages for this branch."""
+def serve_command(
+    obj: Obj,
+    host: str | None,
+    port: int | None,
+    tls_port: int | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+) -> None:
+    """Serve the API, realtime and pages for this branch (and HTTPS for staff tablets)."""
     from provisioning.server import serve
 
-    settings = obj.settings(host=host, port=port)
+    settings = obj.settings(
+        host=host, port=port, tls_port=tls_port, tls_cert=tls_cert, tls_key=tls_key
+    )
     obj.provisioned_store()
     try:
         serve(settings)

@@ -21,6 +21,7 @@ from edge.settings import Settings, SettingsError
 from edge.staff import StaffError
 from edge.store import Store
 from edge.store_check import StoreError
+from edge.tls import TlsError
 from provisioning.backup import BackupError
 from provisioning.device_lock import DeviceBusy
 from provisioning.listener import ListenError
@@ -39,6 +40,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     SettingsError,
     StaffError,
     StoreError,
+    TlsError,
 )
 
 

@@ -11,6 +11,7 @@ import click
 
 from edge.retention import store_report
 from edge.store import Store
+from edge.table_keys import rotate_keys
 from provisioning.backup import BackupError, backup, restore
 from provisioning.command import Obj, pass_obj, run
 from provisioning.device_lock import DeviceBusy, running_holder
@@ -130,7 +131,9 @@ async def qr_tables(
     """The branch and the tables to print, checked before anything is written."""
     async with store:
         branch = await _branch(store)
-        rows = await store.fetch_all("SELECT number, code, short_code FROM tables ORDER BY number")
+        rows = await store.fetch_all(
+            "SELECT number, code, short_code, table_key FROM tables ORDER BY number"
+        )
     highest = rows[-1]["number"] if rows else 0
     try:
         wanted = set(
@@ -144,12 +147,24 @@ async def qr_tables(
             row["number"],
             row["code"],
             row["short_code"],
-            table_url(base, branch["slug"], row["code"]),
+            table_url(base, branch["slug"], row["code"], row["table_key"]),
         )
         for row in rows
         if row["number"] in wanted
     ]
     return branch, tables
+
+
+async def rotate_table_keys(store: Store, spec: str) -> list[int]:
+    """New keys for the tables `spec` names (e.g. "3,7-9"), checked before anything changes."""
+    async with store:
+        highest = await store.fetch_value("SELECT coalesce(max(number), 0) FROM tables")
+        try:
+            numbers = parse_table_ranges(spec, highest)
+        except ValueError as exc:
+            raise click.ClickException(f"--rotate-keys: {exc}") from None
+        await rotate_keys(store, numbers)
+    return numbers
 
 
 def _is_pdf(out: Path) -> bool:
@@ -159,26 +174,49 @@ def _is_pdf(out: Path) -> bool:
 @click.command("qr")
 @click.option(
     "--out",
-    required=True,
     type=click.Path(path_type=Path),
-    help="FILE.pdf for a printable sheet, or a directory for one PNG and SVG per table",
+    help="FILE.pdf for a printable sheet, or a directory for one PNG and SVG per table"
+    " (required unless only rotating keys)",
 )
 @click.option("--tables", "selection", metavar="RANGES", help="e.g. 1-5,9 [default: all]")
 @click.option("--base-url", help="Base of the URL in the codes [default: the branch's]")
+@click.option(
+    "--rotate-keys",
+    "rotate",
+    metavar="RANGES",
+    help="Give these tables new keys first (their printed codes stop letting people join an"
+    " open table); with --out, print their new cards",
+)
 @pass_obj
-def qr_command(obj: Obj, out: Path, selection: str | None, base_url: str | None) -> None:
-    """Print table QR codes: an A4 sheet of cut-out cards, or one PNG and SVG per table."""
+def qr_command(
+    obj: Obj, out: Path | None, selection: str | None, base_url: str | None, rotate: str | None
+) -> None:
+    """Print table QR codes: an A4 sheet of cut-out cards, or one PNG and SVG per table.
+
+    Each code opens the table's page with its key, which joining an open table needs."""
+    if out is None and rotate is None:
+        raise click.UsageError("Missing option '--out'.")
     if base_url is not None:
         try:
             base_url = check_url(base_url, "--base-url")
         except ProvisionError as exc:
             raise click.ClickException(str(exc)) from None
-    if _is_pdf(out) and out.is_dir():
+    if out is not None and _is_pdf(out) and out.is_dir():
         raise click.ClickException(f"--out {out} is a directory, not a PDF file name")
-    if not _is_pdf(out) and out.exists() and not out.is_dir():
+    if out is not None and not _is_pdf(out) and out.exists() and not out.is_dir():
         raise click.ClickException(
             f"--out {out} is an existing file: give FILE.pdf for a sheet or a directory"
         )
+    if rotate is not None:
+        numbers = run(rotate_table_keys(obj.provisioned_store(), rotate))
+        click.echo(
+            f"New keys for {len(numbers)} table(s) ({rotate}): their old QR codes no longer let"
+            " anyone join an open table; print and stick the new ones"
+        )
+        if out is None:
+            return
+        selection = rotate if selection is None else selection
+    assert out is not None
     branch, tables = run(qr_tables(obj.provisioned_store(), selection, base_url))
     with click.progressbar(length=len(tables), label="Drawing QR codes", file=sys.stderr) as bar:
         if _is_pdf(out):
@@ -189,7 +227,8 @@ def qr_command(obj: Obj, out: Path, selection: str | None, base_url: str | None)
             what = f"{len(files)} files"
     click.echo(f"Wrote {len(tables)} table QR codes ({what}) to {out}")
     click.echo(
-        f"  they open {table_url(base_url or branch['base_url'], branch['slug'], '<table>')}"
+        "  they open"
+        f" {table_url(base_url or branch['base_url'], branch['slug'], '<table>', '<key>')}"
     )
 
 

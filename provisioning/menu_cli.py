@@ -17,6 +17,7 @@ from edge.catalog import (
     parse_menu_document,
 )
 from edge.store import Store
+from provisioning import catalog_cli
 from provisioning.command import Obj, pass_obj
 
 # A hand-written menu is a few KiB; a central's catalog of thousands of items a few MiB.
@@ -74,3 +75,7 @@ def menu_import(obj: Obj, file: Path) -> None:
         )
     click.echo(f"  currency {summary.currency}, tax {summary.tax_rate / 100:.2f}%")
     click.echo(f"  version {summary.version}")
+
+
+for command in catalog_cli.COMMANDS:
+    menu_group.add_command(command)

@@ -1,7 +1,8 @@
 """Setting a device up for its branch: the branch row, its tables and the device's secrets.
 
 Provisioning is idempotent: running it again may rename the branch, change URLs or add tables,
-but never drops or renumbers a table, because table QR codes are already printed and stuck on.
+but never drops, renumbers or re-keys a table, because table QR codes (which carry the key) are
+already printed and stuck on.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from edge.secret_files import (
 )
 from edge.staff import add_staff
 from edge.store import Store, Transaction
+from edge.table_keys import new_key
 
 MAX_TABLES = 10_000
 DEFAULT_BASE_URL = "https://app.restai.com"
@@ -131,10 +133,12 @@ async def _add_tables(tx: Transaction, branch_id: str, slug: str, first: int, la
         while code in taken:
             code = _short_code()
         taken.add(code)
-        rows.append((str(uuid.uuid4()), branch_id, number, f"{slug}-{number}", code, created))
+        rows.append(
+            (str(uuid.uuid4()), branch_id, number, f"{slug}-{number}", code, new_key(), created)
+        )
     await tx.executemany(
-        "INSERT INTO tables (id, branch_id, number, code, short_code, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO tables (id, branch_id, number, code, short_code, table_key, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
 

@@ -51,11 +51,12 @@ class QrTable:
     number: int
     code: str  # e.g. "downtown-lima-15"
     short_code: str  # 5 chars from 23456789ABCDEFGHJKMNPQRSTVWXYZ
-    url: str  # e.g. "https://app.restai.com/downtown-lima/downtown-lima-15"
+    url: str  # e.g. "https://app.restai.com/downtown-lima/downtown-lima-15?k=7KQ2M9XH4P"
 
 
-def table_url(base_url: str, branch_slug: str, table_code: str) -> str:
-    return f"{base_url.rstrip('/')}/{branch_slug}/{table_code}"
+def table_url(base_url: str, branch_slug: str, table_code: str, table_key: str) -> str:
+    """What a table's QR code opens; the key proves presence when joining an open table."""
+    return f"{base_url.rstrip('/')}/{branch_slug}/{table_code}?k={table_key}"
 
 
 _RANGE_ITEM = re.compile(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from edge.app import create_app
@@ -17,10 +19,30 @@ from edge.file_modes import check_data_dir
 from edge.logs import configure_logging
 from edge.settings import Settings
 from edge.store_check import check_store
+from edge.tls import TlsListener, fingerprint, resolve_files, server_context
 from provisioning.device_lock import device_lock
 from provisioning.listener import listen
 
 log = logging.getLogger("restai_edge")
+
+
+@contextmanager
+def _tls_listener(settings: Settings) -> Iterator[TlsListener | None]:
+    """The staff tablets' HTTPS listener, when a certificate is set (edge.tls), bound and
+    loaded before serving so a bad file or a taken port is one clear line."""
+    files = resolve_files(settings.data_dir, settings.tls_cert, settings.tls_key)
+    if files is None:
+        yield None
+        return
+    context = server_context(files)
+    with listen(settings.host, settings.tls_port) as sock:
+        log.info(
+            "Serving HTTPS for staff tablets on port %d (certificate %s, %s)",
+            settings.tls_port,
+            files.cert,
+            fingerprint(files.cert.read_bytes()),
+        )
+        yield TlsListener(sock, context)
 
 
 def serve(settings: Settings, listener: socket.socket | None = None) -> None:
@@ -34,8 +56,8 @@ def serve(settings: Settings, listener: socket.socket | None = None) -> None:
         if not report.writable:
             log.warning("The disk holding %s is full: serving reads only", settings.db_path)
         listener = listener or listen(settings.host, settings.port)
-        with listener:
-            app = create_app(settings)
+        with listener, _tls_listener(settings) as tls:
+            app = create_app(settings, tls)
             app.run(
                 sock=listener,
                 single_process=True,

@@ -14,8 +14,10 @@ from typing import Any
 import click
 
 from edge.store import Store
+from provisioning import catalog_cli
 from provisioning.command import Obj, pass_obj
 from sync import outbox
+from sync.catalog_pull import CatalogPuller, PullReport
 from sync.central.cli import central_dev_command
 from sync.status import sync_status
 from sync.uploader import PassReport, Uploader
@@ -58,8 +60,9 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
 @sync_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON")
 @pass_obj
-def status_command(obj: Obj, as_json: bool) -> None:
-    """Show the upload queue and the last success and error."""
+@click.pass_context
+def status_command(ctx: click.Context, obj: Obj, as_json: bool) -> None:
+    """Show the upload queue and the last success and error; exits 1 while sync is stopped."""
 
     async def read(store: Store) -> dict[str, Any]:
         async with store:
@@ -68,9 +71,12 @@ def status_command(obj: Obj, as_json: bool) -> None:
     status = asyncio.run(read(obj.provisioned_store()))
     if as_json:
         click.echo(json.dumps(status, indent=2))
-        return
-    for line in _status_lines(status):
-        click.echo(line)
+    else:
+        for line in _status_lines(status):
+            click.echo(line)
+    if status["stopped"]:
+        # Nothing uploads until someone acts: let scripts and monitoring notice.
+        ctx.exit(1)
 
 
 def _failure_line(report: PassReport) -> str | None:
@@ -89,11 +95,12 @@ def _failure_line(report: PassReport) -> str | None:
 @pass_obj
 @click.pass_context
 def now_command(ctx: click.Context, obj: Obj, as_json: bool) -> None:
-    """Upload waiting sessions at once, ignoring any backoff (also resumes after a 401/403)."""
+    """Upload waiting sessions and pull the catalog at once, ignoring any backoff (also resumes
+    after a 401/403)."""
     settings = obj.settings()
     store = obj.provisioned_store()
 
-    async def push() -> tuple[PassReport, dict[str, Any]]:
+    async def push() -> tuple[PassReport, PullReport, dict[str, Any]]:
         async with store:
             uploader = Uploader(
                 store, settings.data_dir, settings.sync_interval, settings.sync_backoff_cap
@@ -105,10 +112,14 @@ def now_command(ctx: click.Context, obj: Obj, as_json: bool) -> None:
                 report = await uploader.run(
                     force=True, on_progress=progress.update if progress else None
                 )
-            return report, await sync_status(store)
+            puller = CatalogPuller(
+                store, settings.data_dir, settings.catalog_interval, settings.sync_backoff_cap
+            )
+            return report, await puller.run(force=True), await sync_status(store)
 
-    report, status = asyncio.run(push())
+    report, catalog, status = asyncio.run(push())
     failure = _failure_line(report)
+    catalog_failure = catalog_cli.failure_line(catalog)
     if as_json:
         click.echo(
             json.dumps(
@@ -118,11 +129,12 @@ def now_command(ctx: click.Context, obj: Obj, as_json: bool) -> None:
                     "requests": report.requests,
                     "error": report.problem.view() if report.problem else None,
                     "status": status,
+                    "catalog": catalog_cli.report_view(catalog),
                 },
                 indent=2,
             )
         )
-        if failure is not None:
+        if failure is not None or catalog_failure is not None:
             ctx.exit(1)
         return
     if failure is not None:
@@ -131,6 +143,9 @@ def now_command(ctx: click.Context, obj: Obj, as_json: bool) -> None:
         f"Uploaded {report.sent} session(s) in {report.requests} request(s);"
         f" {status['queue_depth']} still waiting."
     )
+    if catalog_failure is not None:
+        raise click.ClickException(catalog_failure)
+    click.echo(catalog_cli.outcome_line(catalog))
 
 
 COMMANDS: list[click.Command] = [sync_group, central_dev_command]

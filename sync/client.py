@@ -17,6 +17,8 @@ from edge.store import Store
 from sync.backoff import retry_after_seconds
 
 INGEST_PATH = "/api/edge/v1/sessions"
+CATALOG_PATH = "/api/edge/v1/catalog"
+HEARTBEAT_PATH = "/api/edge/v1/heartbeat"
 MESSAGE_MAX = 200
 
 
@@ -30,6 +32,19 @@ class Uplink:
     token: str = field(repr=False)
     device_id: str
     branch_slug: str
+    base: str = ""
+
+    @property
+    def catalog_url(self) -> str:
+        return self.base + CATALOG_PATH
+
+    @property
+    def heartbeat_url(self) -> str:
+        return self.base + HEARTBEAT_PATH
+
+    @property
+    def auth_header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
 
 async def load_uplink(store: Store, data_dir: Path) -> Uplink | None:
@@ -45,11 +60,13 @@ async def load_uplink(store: Store, data_dir: Path) -> Uplink | None:
         raise UplinkError(
             f"no device token in {data_dir / DEVICE_TOKEN}: provision again with --device-token"
         )
+    base = branch["central_url"].rstrip("/")
     return Uplink(
-        url=branch["central_url"].rstrip("/") + INGEST_PATH,
+        url=base + INGEST_PATH,
         token=token,
         device_id=branch["device_id"],
         branch_slug=branch["slug"],
+        base=base,
     )
 
 
@@ -102,7 +119,7 @@ def ingest_body(uplink: Uplink, payloads: list[str]) -> bytes:
     return f'{head[:-1]}, "sessions": [{", ".join(payloads)}]}}'.encode()
 
 
-def _error_message(response: httpx.Response) -> str:
+def error_message(response: httpx.Response) -> str:
     try:
         error = response.json()["error"]
         message = f"{error['code']}: {error['message']}"
@@ -134,7 +151,7 @@ def classify(response: httpx.Response) -> Answer:
                 Outcome.RETRY, status, f"central answered HTTP {status} without an ack: {snippet!r}"
             )
         return Answer(Outcome.ACCEPTED, status, accepted=accepted)
-    message = _error_message(response)
+    message = error_message(response)
     if status in (401, 403):
         return Answer(Outcome.REFUSED, status, message)
     if status == 413:

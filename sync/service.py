@@ -12,6 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from edge.context import EdgeContext
 from edge.events import Event
 from sync import outbox
+from sync.heartbeat import Heartbeat
 from sync.uploader import Uploader
 
 log = logging.getLogger("restai_edge.sync")
@@ -27,6 +28,7 @@ class SyncService:
         self.uploader = Uploader(
             ctx.store, settings.data_dir, settings.sync_interval, settings.sync_backoff_cap
         )
+        self.heartbeat = Heartbeat(ctx.store, settings.data_dir, self.uploader.timeouts)
         self._scheduler: AsyncIOScheduler | None = None
         self._running = False
         self._again = False
@@ -85,6 +87,9 @@ class SyncService:
                 report = await self.uploader.run()
                 if report.next_attempt_at is not None and report.outcome == "failed":
                     self._run_at("sync-retry", report.next_attempt_at)
+                if not self._again:
+                    # After the uploads, so that it reports the queue as they left it.
+                    await self.heartbeat.send()
                 if not self._again:
                     return
         except asyncio.CancelledError:

@@ -8,6 +8,7 @@ from edge import outbox as topics
 from edge.clock import iso
 from edge.store import Store
 from sync import outbox
+from sync.heartbeat import load_heartbeat
 from sync.outbox import SESSIONS
 
 
@@ -24,6 +25,7 @@ async def sync_status(store: Store) -> dict[str, Any]:
     central_url = await store.fetch_value("SELECT central_url FROM branch LIMIT 1")
     queue = await outbox.queue_stats(store)
     current = await topics.load_state(store, SESSIONS)
+    heartbeat = await load_heartbeat(store)
     if not central_url:
         summary = "disabled"
     elif current.stopped is not None:
@@ -44,4 +46,7 @@ async def sync_status(store: Store) -> dict[str, Any]:
         "failures": current.failures,
         "next_attempt_at": _iso_or_none(current.next_attempt_at),
         "acknowledged_kept": queue.acknowledged_kept,
+        "heartbeat": heartbeat.view() if heartbeat else None,
+        # The device clock against the central's, from the last heartbeat that measured it.
+        "clock": heartbeat.clock_view() if heartbeat else None,
     }

@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import itertools
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -59,6 +60,8 @@ class EdgeServer(ServerProcess):
             env={
                 "RESTAI_EDGE_DATA_DIR": str(data_dir),
                 "RESTAI_EDGE_SESSION_RATE_LIMIT": "0",
+                # Every test diner shares 127.0.0.1; the tests of these limits set their own.
+                "RESTAI_EDGE_PENDING_PER_ADDRESS": "0",
                 **env,
             },
             log_path=data_dir.parent / f"server-{next(LOG_NUMBERS)}.log",
@@ -80,6 +83,15 @@ class EdgeServer(ServerProcess):
         number = next(self._tables)
         assert number <= SERVER_TABLES, "this server ran out of fresh tables"
         return f"{SLUG}-{number}"
+
+    def table_key(self, table_code: str) -> str:
+        """The table's key, as its printed QR code carries it (`?k=`)."""
+        with sqlite3.connect(f"file:{self.data_dir / 'edge.db'}?mode=ro", uri=True) as db:
+            (key,) = db.execute(
+                "SELECT table_key FROM tables WHERE code = ?", (table_code,)
+            ).fetchone()
+        db.close()
+        return str(key)
 
     def customer_url(self, table_code: str, tail: str) -> str:
         return f"{self.url}/api/customer/{SLUG}/{table_code}/{tail}"
@@ -139,6 +151,16 @@ def auth(token: str) -> dict[str, str]:
 def open_session(server: EdgeServer, table_code: str, name: str = "Carlos Rodriguez") -> dict:
     answer = httpx.post(server.customer_url(table_code, "session"), json={"customerName": name})
     assert answer.status_code == 201, answer.text
+    return dict(answer.json()["data"])
+
+
+def join_session(server: EdgeServer, table_code: str, name: str = "Rosa Quispe") -> dict:
+    """A second diner joins the table's active session, with the key from its QR code."""
+    answer = httpx.post(
+        server.customer_url(table_code, "session"),
+        json={"customerName": name, "tableKey": server.table_key(table_code)},
+    )
+    assert answer.status_code == 200, answer.text
     return dict(answer.json()["data"])
 
 

@@ -233,8 +233,11 @@ def table_number(code: str) -> int:
     return int(code.rsplit("-", 1)[1])
 
 
-def diner_url(server: EdgeServer, code: str) -> str:
-    return f"{server.url}/{SLUG}/{code}"
+def diner_url(server: EdgeServer, code: str, scanned: bool = True) -> str:
+    """The diner page as the table's QR code opens it (with the table's key), or as a diner who
+    typed the address or the short code reaches it (no key)."""
+    url = f"{server.url}/{SLUG}/{code}"
+    return f"{url}?k={server.table_key(code)}" if scanned else url
 
 
 def join(page: Page, server: EdgeServer, code: str, name: str, phone: str = "") -> None:

@@ -81,9 +81,7 @@ def larger_text(page: Page, scale: float = 2.0) -> None:
     """The browser's own text size setting (what "200% text" is on a phone), which also moves
     media queries written in em."""
     session = page.context.new_cdp_session(page)
-    session.send(
-        "Page.setFontSizes", {"fontSizes": {"standard": round(16 * scale), "fixed": 13}}
-    )
+    session.send("Page.setFontSizes", {"fontSizes": {"standard": round(16 * scale), "fixed": 13}})
 
 
 def tab_through(page: Page, backwards: bool = False, limit: int = 60) -> list[str]:

@@ -347,6 +347,24 @@ def test_a_printer_down_for_a_while_gets_everything_once_and_in_order(
     assert printer_states(server, token)["Cocina"]["queue_depth"] == 0
 
 
+def test_an_idle_printer_switched_off_shows_as_down_before_its_next_ticket(
+    device: Device, printers: Callable[..., DevPrinter]
+) -> None:
+    server, kitchen = device(), printers()
+    add_printer(server, "Cocina", kitchen)
+    token = server.staff_token()
+    assert printer_states(server, token)["Cocina"]["status"] == "up"
+    kitchen.stop()
+    wait_until(lambda: printer_states(server, token)["Cocina"]["status"] == "down", 10, "down")
+    state = printer_states(server, token)["Cocina"]
+    assert "refused the connection" in state["last_error"]["message"]
+    assert state["queue_depth"] == 0
+    kitchen.start()
+    wait_until(lambda: printer_states(server, token)["Cocina"]["status"] == "up", 10, "back up")
+    assert printer_states(server, token)["Cocina"]["last_success"] is not None
+    assert kitchen.connections == [], "a check sends nothing, so nothing prints"
+
+
 def test_tickets_pending_when_the_device_is_killed_print_once_after_restart(
     device: Device, printers: Callable[..., DevPrinter]
 ) -> None:

@@ -39,7 +39,8 @@ def _tables(base_url: str, slug: str, numbers) -> list[QrTable]:
     for n in numbers:
         code = f"{slug}-{n}"
         short = "".join(ALPHABET[(n * 7 + i * 5) % len(ALPHABET)] for i in range(5))
-        out.append(QrTable(n, code, short, table_url(base_url, slug, code)))
+        key = "".join(ALPHABET[(n * 11 + i * 3) % len(ALPHABET)] for i in range(10))
+        out.append(QrTable(n, code, short, table_url(base_url, slug, code, key)))
     return out
 
 
@@ -80,12 +81,12 @@ def fourteen_tables() -> list[QrTable]:
 
 
 def test_table_url():
-    assert table_url("http://192.168.1.20:8000", "downtown-lima", "downtown-lima-15") == (
-        "http://192.168.1.20:8000/downtown-lima/downtown-lima-15"
-    )
-    assert table_url("https://app.restai.com//", "downtown-lima", "downtown-lima-15") == (
-        "https://app.restai.com/downtown-lima/downtown-lima-15"
-    )
+    assert table_url(
+        "http://192.168.1.20:8000", "downtown-lima", "downtown-lima-15", "7KQ2M9XH4P"
+    ) == ("http://192.168.1.20:8000/downtown-lima/downtown-lima-15?k=7KQ2M9XH4P")
+    assert table_url(
+        "https://app.restai.com//", "downtown-lima", "downtown-lima-15", "7KQ2M9XH4P"
+    ) == ("https://app.restai.com/downtown-lima/downtown-lima-15?k=7KQ2M9XH4P")
 
 
 @pytest.mark.parametrize(
@@ -149,7 +150,10 @@ def test_pdf_sheet_decodes_every_table(tmp_path, fourteen_tables):
     assert [len(urls) for urls in per_page] == [12, 2]
     decoded = [u for urls in per_page for u in urls]
     assert sorted(decoded) == sorted(t.url for t in fourteen_tables)
-    assert "http://192.168.1.20:8000/downtown-lima/downtown-lima-10" in decoded
+    assert any(
+        url.startswith("http://192.168.1.20:8000/downtown-lima/downtown-lima-10?k=")
+        for url in decoded
+    )
 
     text = _pdf_text(out)
     for t in fourteen_tables:

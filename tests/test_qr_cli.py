@@ -26,8 +26,9 @@ def device(tmp_path_factory) -> Path:
 
 
 def table_rows(data_dir: Path) -> dict[int, tuple[str, str]]:
-    found = rows(data_dir / "edge.db", "SELECT number, code, short_code FROM tables")
-    return {int(n): (str(code), str(short)) for n, code, short in found}  # type: ignore[call-overload]
+    """Table number -> (code with its key, as the QR carries them; short code)."""
+    found = rows(data_dir / "edge.db", "SELECT number, code, short_code, table_key FROM tables")
+    return {int(n): (f"{code}?k={key}", str(short)) for n, code, short, key in found}  # type: ignore[call-overload]
 
 
 def test_pdf_sheet_of_every_table_decodes_to_the_branch_urls(device, tmp_path):

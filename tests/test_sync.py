@@ -363,6 +363,11 @@ def test_403_stops_sync_too(fresh_central: CentralDev, device: DeviceFactory) ->
     assert fresh_central.stats()["requests"] == 1
     status = sync_state(server)
     assert status["queue_depth"] == 2 and status["last_error"]["status"] == 403
+    # Nothing uploads until someone acts: `sync status` says so with its exit code too.
+    for args in (("status",), ("status", "--json")):
+        shown = sync_cli(server, *args)
+        assert shown.returncode == 1, f"sync {' '.join(args)} exited 0 while sync is stopped"
+        assert "stopped" in shown.stdout and not shown.stderr
 
 
 def test_a_missing_device_token_stops_sync_and_says_why(

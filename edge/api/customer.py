@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from typing import Annotated
 
@@ -14,7 +15,8 @@ from edge import sessions
 from edge.api.request_body import decode_body, invalid, require_uuid
 from edge.api.responses import edge_ctx, ok
 from edge.auth import require_diner
-from edge.errors import RateLimited
+from edge.quotas import address_quotas
+from edge.table_keys import KEY_MAX_LENGTH
 
 bp = Blueprint("customer_sessions", url_prefix="/api/customer")
 
@@ -22,11 +24,16 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 Phone = Annotated[str, msgspec.Meta(max_length=20)]
 PHONE_PATTERN = re.compile(r"\+?[0-9][0-9 ()-]*")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Control (Cc), format (Cf: bidi overrides and isolates, zero-width spaces and joiners, BOM),
+# line and paragraph separators (Zl, Zp).
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 class SessionBody(msgspec.Struct):
     customerName: Name
     customerPhone: Phone | None = None
+    # From the table's QR code (`?k=`): joining an active table proves presence with it.
+    tableKey: Annotated[str, msgspec.Meta(max_length=KEY_MAX_LENGTH)] | None = None
 
 
 class RegisterBody(SessionBody):
@@ -39,8 +46,12 @@ def _diner_info(body: SessionBody) -> sessions.DinerInfo:
     name = " ".join(body.customerName.split())
     if not name:
         raise invalid("customerName", "must not be blank")
-    if any(ord(ch) < 32 for ch in body.customerName):
-        raise invalid("customerName", "must not contain control characters")
+    if any(unicodedata.category(ch) in HIDDEN_CATEGORIES for ch in body.customerName):
+        # Staff read this name to pick who to let in: bidi overrides and zero-width
+        # characters would let one request pass for another on the tablet.
+        raise invalid(
+            "customerName", "must not contain control, invisible or direction-changing characters"
+        )
     phone = (body.customerPhone or "").strip() or None
     if phone is not None and not PHONE_PATTERN.fullmatch(phone):
         raise invalid("customerPhone", "must be a phone number (digits, spaces, + ( ) -)")
@@ -66,19 +77,22 @@ async def _request_table(
     request: Request, branch_slug: str, table_code: str, body_type: type[SessionBody]
 ) -> HTTPResponse:
     ctx = edge_ctx(request)
-    diner = _diner_info(decode_body(request, body_type))
+    body = decode_body(request, body_type)
+    diner, key = _diner_info(body), body.tableKey
     # Resolve the table first so a typo in a URL does not use up the diner's allowance.
     await ctx.directory.table(branch_slug, table_code)
-    if ctx.session_limiter is not None:
-        wait = ctx.session_limiter.take(request.ip)
-        if wait:
-            raise RateLimited(wait)
-    outcome = await sessions.request_table(ctx, branch_slug, table_code, diner)
+    with address_quotas(ctx, request.ip) as quotas:
+        outcome = await sessions.request_table(ctx, branch_slug, table_code, diner, key)
+        quotas.settle(outcome)
     if outcome.closed:
         return ok({"status": "active"})
     assert outcome.session is not None
+    view = sessions.session_view(outcome.session)
+    if outcome.existing:
+        # A joiner sees the table's session, not the phone number of whoever opened it.
+        view["customer_phone"] = None
     data = {
-        "session": sessions.session_view(outcome.session),
+        "session": view,
         "token": outcome.token,
         "sessionId": outcome.session["id"],
         "dinerId": outcome.diner_id,

@@ -12,9 +12,18 @@ from sanic.response import HTTPResponse
 from edge.api.responses import edge_ctx, ok
 from edge.clock import iso
 from edge.store import Store
+from sync.catalog_status import catalog_health
 from sync.status import sync_status
 
 bp = Blueprint("health")
+
+# Anyone on the Wi-Fi can read /healthz: where the central lives and what it last answered are
+# for staff (`GET /api/sync/status`) and the CLI (`sync status`).
+STAFF_ONLY_SYNC_FIELDS = ("central_url", "last_error")
+
+
+def public_sync(status: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in status.items() if key not in STAFF_ONLY_SYNC_FIELDS}
 
 
 def storage(store: Store) -> dict[str, Any]:
@@ -38,7 +47,8 @@ async def healthz(request: Request) -> HTTPResponse:
             "tables": len(ctx.directory.tables()),
             "storage": storage(ctx.store),
             # Reading the sync state also proves the store answers.
-            "sync": await sync_status(ctx.store),
+            "sync": public_sync(await sync_status(ctx.store)),
+            "catalog": await catalog_health(ctx.store),
         },
         status=503 if degraded else 200,
     )

@@ -21,8 +21,12 @@ def decode_body(request: Request, body_type: type[T]) -> T:
         return msgspec.json.decode(body, type=body_type)
     except msgspec.ValidationError as exc:
         raise ValidationError(details=_details(str(exc))) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        # JSON is UTF-8: other bytes in a string are as malformed as a missing brace.
         raise BadRequest("El cuerpo no es JSON valido") from None
+    except RecursionError:
+        # msgspec gives up on deep nesting (even inside a field we ignore) this way.
+        raise BadRequest("El cuerpo JSON esta demasiado anidado") from None
 
 
 def _details(message: str) -> dict[str, str]:

@@ -8,10 +8,11 @@ from sanic import Request
 from sanic.response import HTTPResponse, json
 
 from edge.context import EdgeContext
+from edge.errors import API_HEADERS
 
 
 def ok(data: Any, status: int = 200) -> HTTPResponse:
-    return json({"success": True, "data": data}, status=status)
+    return json({"success": True, "data": data}, status=status, headers=API_HEADERS)
 
 
 def edge_ctx(request: Request) -> EdgeContext:

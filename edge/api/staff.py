@@ -1,4 +1,5 @@
-"""Staff endpoints: PIN login, the tables board, pending requests, approve / reject / end."""
+"""Staff endpoints: PIN login and logout, the tables board, pending requests, approve / reject /
+end."""
 
 from __future__ import annotations
 
@@ -32,6 +33,15 @@ async def login(request: Request) -> HTTPResponse:
         raise invalid("pin", "must be 4 to 8 digits")
     result = await staff.login(edge_ctx(request), body.pin, request.ip)
     return ok({"token": result.token, "staff": result.staff, "branch": result.branch})
+
+
+@bp.post("/auth/staff/logout")
+async def logout(request: Request) -> HTTPResponse:
+    """End the calling token; its open sockets are dropped within seconds."""
+    ctx = edge_ctx(request)
+    member = await require_staff(ctx, request)
+    await staff.logout(ctx, member.claims)
+    return ok({"loggedOut": True})
 
 
 @bp.get("/tables")

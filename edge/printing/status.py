@@ -1,8 +1,9 @@
 """What staff and the installer see of each printer: up or down, last error, waiting tickets.
 
-"down" means the last attempt to print failed (the printer is retried with backoff until it
-takes its tickets again); a printer with nothing to print is not probed, so it stays as its
-last ticket left it.
+"down" means the last attempt to print failed, or, with nothing to print, the last check that
+the printer takes a connection (every `print_retry_cap` seconds); a printer with tickets waiting
+is retried with backoff until it takes them. `last_success` is the last ticket printed or the
+check that found the printer back.
 """
 
 from __future__ import annotations

@@ -20,10 +20,12 @@ kitchen gets it twice (preferred to a ticket lost).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import socket
 import struct
 import termios
+from collections.abc import AsyncIterator
 
 # How often the output queue is checked once everything was written.
 ACK_POLL = 0.002
@@ -64,12 +66,12 @@ async def _send(host: str, port: int, data: bytes) -> None:
         # failure (and a resend); the transport finishes closing on its own.
 
 
-async def deliver(host: str, port: int, data: bytes, deadline: float) -> None:
-    """Send `data` to the printer and return once it has all of it, within `deadline` seconds;
-    raises `PrintFailed` otherwise."""
+@contextlib.asynccontextmanager
+async def _attempt(host: str, port: int, deadline: float) -> AsyncIterator[None]:
+    """One deadline over the block; any failure becomes `PrintFailed` saying why, for people."""
     try:
         async with asyncio.timeout(deadline):
-            await _send(host, port, data)
+            yield
     except TimeoutError:
         raise PrintFailed(
             f"no answer from {host}:{port} within {deadline:g} s"
@@ -80,3 +82,18 @@ async def deliver(host: str, port: int, data: bytes, deadline: float) -> None:
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise PrintFailed(f"{host}:{port}: {reason}") from None
+
+
+async def deliver(host: str, port: int, data: bytes, deadline: float) -> None:
+    """Send `data` to the printer and return once it has all of it, within `deadline` seconds;
+    raises `PrintFailed` otherwise."""
+    async with _attempt(host, port, deadline):
+        await _send(host, port, data)
+
+
+async def reachable(host: str, port: int, deadline: float) -> None:
+    """Open a connection to the printer and close it again, sending nothing (nothing prints);
+    raises `PrintFailed` if it cannot be opened within `deadline` seconds."""
+    async with _attempt(host, port, deadline):
+        _, writer = await asyncio.open_connection(host, port)
+    writer.close()

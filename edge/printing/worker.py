@@ -6,7 +6,9 @@ held, and acknowledges it once the printer has every byte; a failure releases it
 so a printer that is off, slow or stuck delays only its own tickets, and ordering never waits
 for any of them: tickets are only written by the order's transaction, never sent by it.
 
-Loops wake on every order event (a ticket may have been queued) and otherwise check their
+A loop with nothing to print checks every `print_retry_cap` seconds that its printer still takes
+a connection, so a station switched off shows as down before its next ticket. Loops wake on every
+order event (a ticket may have been queued) and otherwise check their
 queue every second (a reprint, a printer added by the CLI). The set of printers is re-read
 every few seconds, so `restai-edge printer add/remove` applies to a running device.
 """
@@ -25,7 +27,7 @@ from edge.events import Event
 from edge.outbox import Problem
 from edge.printing import render
 from edge.printing.printers import Printer, list_printers
-from edge.printing.transport import PrintFailed, deliver
+from edge.printing.transport import PrintFailed, deliver, reachable
 from edge.store import Transaction
 
 log = logging.getLogger("restai_edge.printing")
@@ -45,6 +47,8 @@ class PrinterLoop:
         self._owner = outbox.new_owner()
         self._wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        # When the idle printer was last checked (monotonic); never yet, so at once.
+        self._checked = -float("inf")
 
     def nudge(self) -> None:
         self._wake.set()
@@ -66,6 +70,8 @@ class PrinterLoop:
                     await asyncio.sleep(state.next_attempt_at - now)
                     continue
                 if not (await outbox.topic_stats(store, topic)).depth:
+                    if time.monotonic() - self._checked >= self._ctx.settings.print_retry_cap:
+                        await self._check(state.failures)
                     await self._sleep(IDLE_CHECK)
                     continue
                 await self._print_next(state.failures)
@@ -74,6 +80,35 @@ class PrinterLoop:
             except Exception:
                 log.exception("Print worker for %s failed; retrying", self.printer.name)
                 await asyncio.sleep(IDLE_CHECK)
+
+    async def _check(self, failures: int) -> None:
+        """With nothing to print, see that the printer still answers (a connection, no bytes),
+        so that staff see a station switched off before its next ticket fails. The store is
+        written only when the printer goes down or comes back."""
+        self._checked = time.monotonic()
+        topic = self.printer.topic
+        try:
+            await reachable(self.printer.host, self.printer.port, self._ctx.settings.print_timeout)
+        except PrintFailed as exc:
+            if failures:
+                return
+            problem = Problem(time.time(), None, str(exc))
+
+            async def down(tx: Transaction) -> None:
+                # No backoff: nothing waits, and the next ticket is tried at once.
+                await outbox.record_failure(tx, topic, problem, lambda _: 0.0)
+
+            await self._ctx.store.transact(down)
+            log.warning("Printer %s is not answering: %s", self.printer.name, exc)
+            return
+        if failures:
+            now = time.time()
+
+            async def up(tx: Transaction) -> None:
+                await outbox.record_success(tx, topic, now)
+
+            await self._ctx.store.transact(up)
+            log.info("Printer %s answers again", self.printer.name)
 
     async def _print_next(self, failures: int) -> None:
         settings, store, topic = self._ctx.settings, self._ctx.store, self.printer.topic

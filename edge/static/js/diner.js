@@ -14,6 +14,9 @@
   var BASE = "/api/customer/" + encodeURIComponent(page.branchSlug) + "/" + encodeURIComponent(page.tableCode);
   // One visit per table: a phone that moves to another table starts afresh there.
   var VISIT_KEY = "restai:visit:" + page.tableCode;
+  // The table's key, from the QR code stuck on it (`?k=`): joining a table that is already open
+  // needs it, so only someone at the table can join.
+  var TABLE_KEY = new URLSearchParams(window.location.search).get("k") || "";
   var SCREENS = [
     "screen-loading",
     "screen-join",
@@ -55,7 +58,11 @@
       (state.ordersRequest || Promise.resolve()).then(ended);
     },
     "order:new": refreshOrders,
-    "order:updated": refreshOrders
+    "order:updated": refreshOrders,
+    // The central changed the catalog (prices, dishes, pictures, sold out): redraw in place.
+    "menu:updated": function () {
+      if (state.phase === "menu") loadMenu();
+    }
   };
 
   var state = {
@@ -178,6 +185,7 @@
     button.disabled = true;
     var body = { customerName: name };
     if (phone) body.customerPhone = phone;
+    if (TABLE_KEY) body.tableKey = TABLE_KEY;
     R.api("POST", BASE + "/session", { body: body }).then(function (answer) {
       button.disabled = false;
       if (answer.ok && answer.data.token) {
@@ -192,6 +200,9 @@
         );
       }
       if (answer.error.code === "SESSION_PENDING") return go("blocked");
+      if (answer.error.code === "TABLE_KEY_REQUIRED") {
+        return joinError("Para unirte a una mesa abierta, escanea el código QR de tu mesa o pide ayuda al personal.");
+      }
       if (answer.error.code === "VALIDATION_ERROR") {
         var field = answer.error.details && answer.error.details.field;
         return joinError(
@@ -424,6 +435,8 @@
     return el(
       "li",
       { className: "item" + (item.is_available ? "" : " is-soldout"), "data-key": item.id },
+      // Pictures are served by the device itself (/_media/...), never from the internet.
+      item.image_url ? el("img", { className: "item-photo", src: item.image_url, alt: "", loading: "lazy" }) : null,
       el(
         "div",
         { className: "item-text" },

@@ -53,12 +53,16 @@
   var EVENT_REFRESHES = [
     ["session:", ["requests", "tables"]],
     ["order:", ["orders", "tables"]],
-    ["table:", ["service"]]
+    ["table:", ["service"]],
+    ["menu:", ["menu"]]
   ];
   // What a (re)connection or a polling tick reloads: everything an event could have changed.
   var LIVE_LISTS = ["requests", "tables", "orders", "service"];
 
+  var JOIN_NOTICE_MS = 15000;
+
   var state = {
+    joinTimer: null,
     auth: R.saved.get(AUTH_KEY),
     tables: [],
     requests: [],
@@ -275,10 +279,23 @@
     });
   }
 
-  function onEvent(name) {
+  function onEvent(name, data) {
+    if (name === "session:joined") joined(data);
     EVENT_REFRESHES.forEach(function (rule) {
       if (name.indexOf(rule[0]) === 0) refresh(rule[1]);
     });
+  }
+
+  /* Someone joined an open table (with its QR code): staff see who, and where, for a while. */
+  function joined(data) {
+    var text = (data.customerName || "Alguien") + " se unió a la mesa " + data.tableNumber + ".";
+    var banner = $("join-alert");
+    R.setText(banner, text);
+    banner.hidden = false;
+    window.clearTimeout(state.joinTimer);
+    state.joinTimer = window.setTimeout(function () {
+      banner.hidden = true;
+    }, JOIN_NOTICE_MS);
   }
 
   function poll() {
@@ -481,9 +498,15 @@
         el("span", { className: "table-number" }, el("span", { className: "visually-hidden", text: "Mesa " }), String(table.number)),
         el("span", { className: "table-status", text: TABLE_LABELS[table.status] || table.status }),
         session ? el("span", { className: "table-name", text: session.customer_name }) : null,
+        session && dinerCount(session) > 1 ? el("span", { className: "table-name", text: dinerCount(session) + " personas" }) : null,
         session && session.status === "active" ? el("span", { className: "table-total", text: money(session.total) }) : null
       )
     );
+  }
+
+  /* Who sits at the table: the diner who opened it and everyone who joined with its QR code. */
+  function dinerCount(session) {
+    return (session.diners || []).length;
   }
 
   function setFilter(filter) {
@@ -790,10 +813,22 @@
     if (!dialog || !table) return;
     var session = dialog.result || table.session;
     R.setText($("table-dialog-title"), "Mesa " + table.number + " · " + (dialog.result ? "Terminada" : TABLE_LABELS[table.status]));
+    var joiners = session && session.diners ? session.diners.slice(1) : [];
     R.setText(
       $("td-who"),
       session
-        ? session.customer_name + (session.customer_phone ? " · " + session.customer_phone : "") + " · desde " + R.clock(session.started_at)
+        ? session.customer_name +
+            (session.customer_phone ? " · " + session.customer_phone : "") +
+            " · desde " +
+            R.clock(session.started_at) +
+            (joiners.length
+              ? ". Se unieron: " +
+                joiners
+                  .map(function (diner) {
+                    return diner.name + " (" + R.clock(diner.joined_at) + ")";
+                  })
+                  .join(", ")
+              : "")
         : "Mesa libre. Código para escribir: " + table.short_code
     );
     var orders = [];
@@ -891,6 +926,7 @@
       }
       if (!answer.ok) return;
       var status = answer.data;
+      showClock(status.clock);
       if (status.last_error && status.queue_depth > 0) {
         R.setText(
           banner,
@@ -905,10 +941,30 @@
     });
   }
 
+  /* Tokens and pending requests expire by this device's clock: staff must know when it is off. */
+  function showClock(clock) {
+    var banner = $("clock-banner");
+    if (!clock || !clock.off) {
+      banner.hidden = true;
+      return;
+    }
+    var minutes = Math.max(1, Math.round(Math.abs(clock.skew_s) / 60));
+    R.setText(
+      banner,
+      "El reloj de este equipo está " +
+        plural(minutes, "minuto", "minutos") +
+        (clock.skew_s > 0 ? " adelantado" : " atrasado") +
+        " respecto a la central. Las sesiones pueden vencer antes o después de tiempo: pide que lo corrijan."
+    );
+    banner.hidden = false;
+  }
+
   /* ---- wiring ---- */
 
   $("login-form").addEventListener("submit", login);
   $("logout").addEventListener("click", function () {
+    // End the token on the device too, not only on this tablet: a copy of it stops working.
+    if (state.auth) R.api("POST", "/api/auth/staff/logout", { token: state.auth.token });
     logout("");
   });
   $("sound-on").addEventListener("click", unlockAudio);
