@@ -16,7 +16,7 @@ from typing import Any
 
 import sanic
 
-from bench import catalog_apply, http_bench, printing, realtime_bench, sync_drain
+from bench import catalog_apply, http_bench, printing, realtime_bench, store_size, sync_drain
 
 
 def _machine() -> dict[str, Any]:
@@ -100,6 +100,7 @@ def table(results: dict[str, Any]) -> str:
     )
     lines.extend(printing.rows(results.get("printing", {})))
     lines.extend(catalog_apply.rows(results.get("catalog", {})))
+    lines.extend(store_size.rows(results.get("store", {})))
     return "\n".join(lines)
 
 
@@ -115,6 +116,7 @@ def main() -> None:
     results["sync"] = sync_drain.run()
     results["printing"] = printing.run()
     results["catalog"] = catalog_apply.run()
+    results["store"] = store_size.run()
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))

@@ -321,6 +321,23 @@ def run(sessions: int = SESSIONS, days: int = DAYS) -> dict[str, Any]:
     }
 
 
+def rows(figures: dict[str, Any]) -> list[str]:
+    """The lines of `python -m bench`'s table (none for a run without this benchmark)."""
+    if not figures:
+        return []
+    year = figures["year"]
+    without = figures["year_without_retention_mb"]
+    return [
+        f"| store bytes per finished session | {figures['bytes_per_session']:,} B"
+        f" (+ {figures['event_bytes_per_session_transient']:,} B of events for 15 min) | - | -"
+        f" | - | - |",
+        f"| store after {year['days']} days at {year['sessions_per_day']} sessions/day,"
+        f" {year['retention_days']}-day retention | {year['store_mb_at_end']} MB (largest"
+        f" {year['store_mb_largest']} MB) | without retention {without} MB | - |"
+        f" < {year['goal_mb']} MB | {'yes' if year['met'] else 'NO'} |",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.store_size", description=__doc__)
     parser.add_argument("--sessions", type=int, default=SESSIONS)

@@ -80,7 +80,9 @@ def build_scheduler(ctx: EdgeContext) -> EdgeScheduler:
         seconds=RETENTION_SECONDS,
         id="store-retention",
         # Soon after start-up, not during it: a device that was off a while catches up at once.
+        # misfire_grace_time=None: a slow start-up must not skip that first run for an hour.
         next_run_time=datetime.now(UTC) + timedelta(seconds=interval),
+        misfire_grace_time=None,
         **every,
     )
     return scheduler
