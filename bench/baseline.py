@@ -1,10 +1,15 @@
 """The ceiling: the fastest a Sanic server can answer our requests on this machine.
 
-A bare Sanic app, one process like the device, with no store reads (`GET`) and with exactly one
-aiosqlite INSERT + commit in WAL and one JWT signature (`POST`). The benchmark reports the device
-as a ratio of these figures measured in the same run.
+A bare Sanic app, one process like the device: no store reads (`GET`); one aiosqlite INSERT
+committing on its own in WAL and one JWT signature (`POST .../session`); one JWT check and one
+transaction inserting an order and its lines (`POST /api/customer/orders`). The benchmark
+reports the device as a ratio of these figures measured in the same run.
 
-    python -m bench.baseline --db PATH --port P
+`--synchronous` picks the commit's durability: FULL fsyncs every commit, as an answered write on
+the device must be on disk; NORMAL fsyncs only at checkpoints, so it shows what the same requests
+cost with no fsync in the way, the hardest ceiling for a group-committing writer.
+
+    python -m bench.baseline --db PATH --port P [--synchronous FULL|NORMAL]
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ SESSION_STATUS = {
 }
 
 
-def create_app(db_path: str) -> Sanic:
+def create_app(db_path: str, synchronous: str = "FULL") -> Sanic:
     app = Sanic("restai_bench_baseline")
     app.config.REQUEST_MAX_SIZE = 64 * 1024
 
@@ -47,10 +52,18 @@ def create_app(db_path: str) -> Sanic:
     async def open_db(app: Sanic) -> None:
         conn = await aiosqlite.connect(db_path, isolation_level=None)
         await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute(f"PRAGMA synchronous = {synchronous}")
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, table_code TEXT,"
             " customer_name TEXT, started_at TEXT)"
+        )
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, session_id TEXT,"
+            " total INTEGER, created_at TEXT)"
+        )
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS order_items (id TEXT PRIMARY KEY, order_id TEXT,"
+            " menu_item_id TEXT, quantity INTEGER, notes TEXT)"
         )
         app.ctx.db = conn
         # One connection takes one transaction at a time, as the device's single writer does.
@@ -74,16 +87,39 @@ def create_app(db_path: str) -> Sanic:
     async def start_session(request: Request, slug: str, code: str) -> HTTPResponse:
         body = request.json
         session_id = str(uuid.uuid4())
-        async with app.ctx.write_lock:
-            await app.ctx.db.execute("BEGIN IMMEDIATE")
-            await app.ctx.db.execute(
-                "INSERT INTO sessions VALUES (?, ?, ?, ?)",
-                (session_id, code, body["customerName"], time.strftime("%Y-%m-%dT%H:%M:%SZ")),
-            )
-            await app.ctx.db.execute("COMMIT")
+        # Autocommit: the INSERT is its own transaction, one trip to aiosqlite's thread.
+        await app.ctx.db.execute(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?)",
+            (session_id, code, body["customerName"], time.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        )
         now = int(time.time())
         token = jwt.encode({"sub": session_id, "iat": now, "exp": now + 14400}, SECRET, "HS256")
         return json({"success": True, "data": {"sessionId": session_id, "token": token}}, 201)
+
+    @app.post("/api/customer/orders")
+    async def place_order(request: Request) -> HTTPResponse:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            claims = jwt.decode(token, SECRET, algorithms=["HS256"])
+        except jwt.InvalidTokenError:
+            return json({"success": False}, 401)
+        lines = request.json["items"]
+        order_id = str(uuid.uuid4())
+        async with app.ctx.write_lock:
+            await app.ctx.db.execute("BEGIN IMMEDIATE")
+            await app.ctx.db.execute(
+                "INSERT INTO orders VALUES (?, ?, ?, ?)",
+                (order_id, claims["sub"], 0, time.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            )
+            await app.ctx.db.executemany(
+                "INSERT INTO order_items VALUES (?, ?, ?, ?, ?)",
+                [
+                    (str(uuid.uuid4()), order_id, line["menuItemId"], line["quantity"], None)
+                    for line in lines
+                ],
+            )
+            await app.ctx.db.execute("COMMIT")
+        return json({"success": True, "data": {"id": order_id, "items": lines}}, 201)
 
     return app
 
@@ -92,8 +128,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL")
     args = parser.parse_args()
-    create_app(args.db).run(
+    create_app(args.db, args.synchronous).run(
         host="127.0.0.1", port=args.port, single_process=True, access_log=False, motd=False
     )
 

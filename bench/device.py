@@ -39,10 +39,17 @@ def provisioned_device(tables: int, **extra: object) -> Path:
     return data_dir
 
 
-def device_process(data_dir: Path, log_path: Path | None = None, **env: str) -> ServerProcess:
+def pinned(cpus: str | None) -> list[str]:
+    """The command prefix that keeps a process on the given CPUs (`taskset -c 0`), if any."""
+    return ["taskset", "-c", cpus] if cpus else []
+
+
+def device_process(
+    data_dir: Path, log_path: Path | None = None, cpus: str | None = None, **env: str
+) -> ServerProcess:
     """`restai-edge serve`; RESTAI_BENCH_DEVICE_TREE serves another checkout instead, so an older
     revision can be measured against the same ceiling (README, Performance)."""
-    argv = [sys.executable, "-m", "provisioning"]
+    argv = [*pinned(cpus), sys.executable, "-m", "provisioning"]
     env = {
         "RESTAI_EDGE_SESSION_RATE_LIMIT": "0",
         "RESTAI_EDGE_PENDING_PER_ADDRESS": "0",
@@ -53,7 +60,7 @@ def device_process(data_dir: Path, log_path: Path | None = None, **env: str) -> 
     if tree:
         # -S skips site-packages' .pth files, among them the editable install's finder, which
         # would otherwise import this checkout whatever the path says.
-        argv.insert(1, "-S")
+        argv.insert(argv.index("-m"), "-S")
         env["PYTHONPATH"] = os.pathsep.join([tree, *site.getsitepackages()])
     return ServerProcess(
         [*argv, "--data-dir", str(data_dir), "serve", "--host", "127.0.0.1"],
@@ -63,8 +70,21 @@ def device_process(data_dir: Path, log_path: Path | None = None, **env: str) -> 
     )
 
 
-def baseline_process(db_path: Path) -> ServerProcess:
-    return ServerProcess([sys.executable, "-m", "bench.baseline", "--db", str(db_path)])
+def baseline_process(
+    db_path: Path, synchronous: str = "FULL", cpus: str | None = None
+) -> ServerProcess:
+    return ServerProcess(
+        [
+            *pinned(cpus),
+            sys.executable,
+            "-m",
+            "bench.baseline",
+            "--db",
+            str(db_path),
+            "--synchronous",
+            synchronous,
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -78,9 +98,14 @@ _LATENCY_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def wrk(
-    url: str, seconds: int, connections: int = 32, script: Path | None = None, *args: str
+    url: str,
+    seconds: int,
+    connections: int = 32,
+    script: Path | None = None,
+    *args: str,
+    cpus: str | None = None,
 ) -> WrkResult:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    argv = [*pinned(cpus), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script is not None:
         argv += ["-s", str(script)]
     argv.append(url)

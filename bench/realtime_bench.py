@@ -2,6 +2,9 @@
 `session:approved` and call the waiter -> staff `table:call_waiter`, p50/p99, with 300 idle diner
 sockets connected and table service flowing meanwhile; and the server's RSS then.
 
+Then the small-CPU case: the server pinned to one core while 300 diners whose sockets are down
+poll their orders every 3 s (from another process on the other core), approve -> diner p99.
+
 Latency is measured from just before the HTTP request is sent to the event's arrival at the
 client, so it includes the request, the transaction and the delivery.
 """
@@ -10,15 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import socketio
 
-from bench.device import MANAGER_PIN, SLUG, device_process, provisioned_device, rss_mb
+from bench.device import MANAGER_PIN, SLUG, device_process, pinned, provisioned_device, rss_mb
 
 IDLE_DINERS = 300
 # The first SAMPLES diners are approved one by one; the other sockets only idle.
@@ -27,6 +34,9 @@ SAMPLES = 150
 # waiter: about ten table-service events a second, far busier than any dining room.
 NOISE_TABLES = 20
 NOISE_PER_SECOND = 10
+POLLING_DINERS = 300
+POLL_PERIOD = 3.0
+SERVER_CORE, LOAD_CORE = "0", "1"
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -181,12 +191,106 @@ async def _measure(url: str, pid: int) -> dict[str, Any]:
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def _on_cpus(cpus: set[int]) -> Iterator[None]:
+    """Keep this process (the measuring clients) on `cpus` meanwhile."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+async def _approve_latency(
+    url: str, http: httpx.AsyncClient, headers: dict[str, str], arrivals: Arrivals, diners: list
+) -> list[float]:
+    latency = []
+    for diner in diners:
+        started = time.perf_counter()
+        await http.patch(f"{url}/api/tables/sessions/{diner['sessionId']}/approve", headers=headers)
+        arrived = await arrivals.wait("session:approved", diner["sessionId"])
+        latency.append((arrived - started) * 1000)
+    return latency
+
+
+async def _measure_polling(url: str, pid: int) -> dict[str, Any]:
+    prefix = f"{url}/api/customer/{SLUG}/{SLUG}-"
+    arrivals = Arrivals()
+    async with httpx.AsyncClient(timeout=30) as http:
+        staff_token = (
+            await http.post(f"{url}/api/auth/staff/login", json={"pin": MANAGER_PIN})
+        ).json()["data"]["token"]
+        headers = {"Authorization": f"Bearer {staff_token}"}
+        pollers = []
+        for number in range(1, POLLING_DINERS + 1):
+            answer = await http.post(f"{prefix}{number}/session", json={"customerName": "Poll"})
+            diner = answer.json()["data"]
+            await http.patch(
+                f"{url}/api/tables/sessions/{diner['sessionId']}/approve", headers=headers
+            )
+            pollers.append(diner["token"])
+        measured = []
+        for number in range(POLLING_DINERS + 1, POLLING_DINERS + 1 + SAMPLES):
+            answer = await http.post(f"{prefix}{number}/session", json={"customerName": "New"})
+            measured.append(answer.json()["data"])
+        sockets = await asyncio.gather(
+            *(_connect(url, d["token"], arrivals, ["session:approved"]) for d in measured)
+        )
+        polling = await asyncio.create_subprocess_exec(
+            *pinned(LOAD_CORE),
+            sys.executable,
+            "-m",
+            "bench.poll_diners",
+            url,
+            str(POLL_PERIOD),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert polling.stdin is not None and polling.stdout is not None
+        polling.stdin.write(json.dumps(pollers).encode() + b"\n")
+        await polling.stdin.drain()
+        await polling.stdout.readline()
+        cpu_before, started = _cpu_seconds(pid), time.perf_counter()
+        with _on_cpus({int(LOAD_CORE)}):
+            latency = await _approve_latency(url, http, headers, arrivals, measured)
+        elapsed = time.perf_counter() - started
+        busy = (_cpu_seconds(pid) - cpu_before) / elapsed
+        polling.stdin.close()
+        polls = int((await polling.stdout.read()).split()[-1])
+        await polling.wait()
+        for client in sockets:
+            await client.disconnect()
+    return {
+        **_percentiles(latency),
+        "goal_p99_ms": 20,
+        "polling_diners": POLLING_DINERS,
+        "poll_period_s": POLL_PERIOD,
+        "polls_answered": polls,
+        "server_core_busy": round(busy, 2),
+    }
+
+
 def run() -> dict[str, Any]:
     device = device_process(provisioned_device(IDLE_DINERS + SAMPLES + 10)).start()
     try:
-        return asyncio.run(_measure(device.url, device.pid))
+        results = asyncio.run(_measure(device.url, device.pid))
     finally:
         device.stop()
+    tables = POLLING_DINERS + SAMPLES + 10
+    device = device_process(provisioned_device(tables), cpus=SERVER_CORE).start()
+    try:
+        results["approve -> diner session:approved, one core, diners polling"] = asyncio.run(
+            _measure_polling(device.url, device.pid)
+        )
+    finally:
+        device.stop()
+    return results
 
 
 if __name__ == "__main__":

@@ -256,6 +256,17 @@ class EdgeSocketServer(socketio.AsyncServer):
         super().__init__(**kwargs)
         self.eio._async = {**self.eio._async, "websocket": ClosingAwareWebSocket}
 
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        """A packet that does not decode (JSON nested past the parser's depth, an unknown or
+        unexpected packet type) is bad input from a stranger, not a server error: python-socketio
+        raises, and engine.io would log each one with a traceback. The packet is dropped with
+        one line; the connection stays as it was (one that never connected can do nothing).
+        Our event handlers run as tasks of their own, so their failures never land here."""
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, RecursionError) as exc:
+            log.warning("Dropped a malformed Socket.IO packet: %s", exc)
+
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         await super()._handle_eio_disconnect(eio_sid, reason)
         # engine.io closes a polling socket on the client's CLOSE packet without waking its

@@ -1,10 +1,18 @@
 """The local store: one SQLite file in WAL mode, one writer, numbered migrations.
 
 Every write goes through `Store.transact`, which runs a function inside `BEGIN IMMEDIATE` on the
-single writer connection (in a savepoint of its own, see `_commit_queued`) and commits or rolls
+single writer connection (in a savepoint of its own, see `_commit_group`) and commits or rolls
 back as a whole. The unit is shielded from cancellation: a diner closing the browser
 mid-request must not leave a commit without its after-commit work (realtime events, sync
 nudges). Reads use a second connection, which WAL lets run beside the writer.
+
+Where the writer's work runs (README, Performance): a round trip to another thread costs about
+0.1 ms under load, far more than the statement it carries, and a single writer pays them one
+after another. So the statements of a transaction run on the event loop on a plain `sqlite3`
+connection, where each takes microseconds because the write lock is already held and nothing
+can make them wait; only what may wait goes to the writer's own thread, one trip each: taking
+the write lock while another process (the CLI) holds it, the COMMIT with its fsync, and a bulk
+`executemany` large enough to hold the loop for milliseconds.
 """
 
 from __future__ import annotations
@@ -13,7 +21,9 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -38,32 +48,63 @@ WAL_AUTOCHECKPOINT_PAGES = 256
 JOURNAL_SIZE_LIMIT = 2 * 1024 * 1024
 # Most pieces of work committed in one transaction; bounds how long one group holds the lock.
 GROUP_MAX = 64
+# An executemany with more rows than this runs on the writer's thread: a catalog of thousands
+# of items takes tens of milliseconds to insert, which diners must not wait behind.
+BULK_ROWS = 100
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
     return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
 
 
-def _first(rows: Iterable[Any]) -> Row | None:
-    return cast(Row | None, next(iter(rows), None))
+def _open_connection(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: transactions are begun explicitly, never implicitly by the driver.
+    # mode=rw: a store is only ever created by `provision` (edge.store_check.create_store).
+    # check_same_thread=False: the writer is used from the loop and from its own thread, never
+    # from both at once (the single writer awaits every trip to its thread).
+    conn = sqlite3.connect(store_uri(path), uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        conn.row_factory = _dict_row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # FULL: an answered write must survive the box losing power, not only a killed process.
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
-    # isolation_level=None: transactions are begun explicitly, never implicitly by the driver.
-    # mode=rw: a store is only ever created by `provision` (edge.store_check.create_store).
-    conn = await aiosqlite.connect(store_uri(path), uri=True, isolation_level=None)
+    """A connection whose every call goes to a thread of its own (the reader)."""
+    return await aiosqlite.Connection(partial(_open_connection, path), iter_chunk_size=64)
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    # The extended code (SQLITE_BUSY_RECOVERY, ...) carries the primary one in its low byte.
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+
+
+def _run(conn: sqlite3.Connection, sql: str) -> None:
+    """Run a statement whose rows nobody reads. Closing the cursor matters: handed back as a
+    future's result, an unread cursor would keep its statement active until garbage collected,
+    and SQLite refuses to commit while a statement is active."""
+    conn.execute(sql).close()
+
+
+def _executemany(conn: sqlite3.Connection, sql: str, rows: list[Params]) -> None:
+    conn.executemany(sql, rows).close()
+
+
+def _begin_waiting(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting up to the busy timeout for the write lock (writer's thread)."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     try:
-        conn.row_factory = _dict_row  # type: ignore[assignment]
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA foreign_keys = ON")
-        # FULL: an answered write must survive the box losing power, not only a killed process.
-        await conn.execute("PRAGMA synchronous = FULL")
-        await conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-        await conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
+        conn.execute("BEGIN IMMEDIATE")
+    finally:
+        conn.execute("PRAGMA busy_timeout = 0")
 
 
 @dataclass
@@ -73,33 +114,44 @@ class _Job:
 
 
 class Transaction:
-    """The writer connection inside one open transaction."""
+    """The writer connection inside one open transaction.
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    The methods are coroutines so that domain code does not depend on where a statement runs;
+    most run right here on the loop (see the module's docstring).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, store: Store) -> None:
         self._conn = conn
+        self._store = store
         self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
-
-    # Each method is one round trip to the connection's thread: aiosqlite's `async with
-    # execute()` spends a second one closing the cursor, which the write path cannot afford.
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; returns the number of rows it changed."""
-        cursor = await self._conn.execute(sql, params)
+        cursor = self._conn.execute(sql, params)
+        cursor.close()
         return cursor.rowcount
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT; returns the new row's rowid."""
-        row = await self._conn.execute_insert(sql, params)
-        return int(next(iter(row.values()))) if row else 0  # type: ignore[attr-defined]
+        cursor = self._conn.execute(sql, params)
+        cursor.close()
+        return cursor.lastrowid or 0
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        await self._conn.executemany(sql, rows)
+        rows = list(rows)
+        if len(rows) > BULK_ROWS:
+            await self._store._on_writer_thread(_executemany, self._conn, sql, rows)
+        else:
+            _executemany(self._conn, sql, rows)
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        return _first(await self._conn.execute_fetchall(sql, params))
+        cursor = self._conn.execute(sql, params)
+        row: Row | None = cursor.fetchone()
+        cursor.close()
+        return row
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(await self._conn.execute_fetchall(sql, params))  # type: ignore[arg-type]
+        return self._conn.execute(sql, params).fetchall()
 
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetch_one(sql, params)
@@ -117,8 +169,10 @@ class Store:
     def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = path
         self.create = create
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        # The writer's own thread: what may wait (the lock, the fsync) waits here, not on the loop.
+        self._writer_thread: ThreadPoolExecutor | None = None
         self._queue: list[_Job] = []
         self._committer: asyncio.Task[None] | None = None
         self.health = WriteHealth()
@@ -126,7 +180,11 @@ class Store:
     async def open(self) -> Store:
         await asyncio.to_thread(self._prepare)
         try:
-            self._writer = await _connect(self.path)
+            self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
+            self._writer = await self._on_writer_thread(_open_connection, self.path)
+            # A statement run on the loop must fail at once rather than wait for a lock; only
+            # `_begin_waiting`, on the writer's thread, waits.
+            _run(self._writer, "PRAGMA busy_timeout = 0")
             self._reader = await _connect(self.path)
         except BaseException:
             # A connection left open is a thread that keeps the process alive.
@@ -140,16 +198,33 @@ class Store:
         check_store(self.path, provisioning=self.create)
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
+        # Work already queued is committed first: its callers are still waiting for an answer.
+        if self._committer is not None:
+            await asyncio.wait([self._committer])
+        if self._reader is not None:
+            await self._reader.close()
+        if self._writer is not None:
+            await self._on_writer_thread(self._writer.close)
+        if self._writer_thread is not None:
+            self._writer_thread.shutdown()
+        self._reader = self._writer = self._writer_thread = None
 
     async def __aenter__(self) -> Store:
         return await self.open()
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    async def _on_writer_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """Run `function(*args)` on the writer's thread and wait for it, even if cancelled:
+        the writer connection is not the loop's to use again until the call has returned."""
+        assert self._writer_thread is not None, "store is not open"
+        future = asyncio.get_running_loop().run_in_executor(self._writer_thread, function, *args)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await asyncio.wait([future])
+            raise
 
     async def transact(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
         """Run `work` in a write transaction and return its result once it is committed.
@@ -185,29 +260,38 @@ class Store:
             group, self._queue = self._queue[:GROUP_MAX], self._queue[GROUP_MAX:]
             await self._commit_group(group)
 
+    async def _begin(self, conn: sqlite3.Connection) -> None:
+        """Take the write lock without ever making the loop wait for another process."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # busy_timeout is 0 here: busy answers at once
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
+            # Another process (the CLI) holds the lock: wait for it on the writer's thread.
+            await self._on_writer_thread(_begin_waiting, conn)
+
     async def _commit_group(self, group: list[_Job]) -> None:
         conn = self._writer
         assert conn is not None
         succeeded: list[tuple[_Job, Transaction, Any]] = []
         failed: list[tuple[_Job, BaseException]] = []
         try:
-            await conn.execute("BEGIN IMMEDIATE")
+            await self._begin(conn)
             for job in group:
-                tx = Transaction(conn)
-                await conn.execute("SAVEPOINT work")
+                tx = Transaction(conn, self)
+                conn.execute("SAVEPOINT work")
                 try:
                     result = await job.work(tx)
                 except Exception as exc:
-                    await conn.execute("ROLLBACK TO work")
-                    await conn.execute("RELEASE work")
+                    conn.execute("ROLLBACK TO work")
+                    conn.execute("RELEASE work")
                     failed.append((job, exc))
                 else:
-                    await conn.execute("RELEASE work")
+                    conn.execute("RELEASE work")
                     succeeded.append((job, tx, result))
-            await conn.execute("COMMIT")
+            await self._on_writer_thread(_run, conn, "COMMIT")
         except BaseException as exc:
-            if conn.in_transaction:
-                await conn.execute("ROLLBACK")
+            await self._on_writer_thread(self._rollback)
             for job in group:
                 if not job.future.done():
                     job.future.set_exception(exc)
@@ -228,9 +312,15 @@ class Store:
                     log.exception("After-commit callback failed")
             job.future.set_result(result)
 
+    def _rollback(self) -> None:
+        conn = self._writer
+        if conn is not None and conn.in_transaction:
+            conn.execute("ROLLBACK")
+
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         assert self._reader is not None, "store is not open"
-        return _first(await self._reader.execute_fetchall(sql, params))
+        rows = await self._reader.execute_fetchall(sql, params)
+        return cast(Row | None, next(iter(rows), None))
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         assert self._reader is not None, "store is not open"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +174,31 @@ def _is_pdf(out: Path) -> bool:
     return out.suffix.lower() == ".pdf"
 
 
+# A line this often when the output is not a terminal (a log, a pipe): enough to see it move.
+PROGRESS_EVERY_S = 3.0
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Any]:
+    """A progress bar on a terminal; elsewhere, where click's bar stays silent until the end, a
+    line every few seconds."""
+    if sys.stderr.isatty():
+        with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+            yield bar.update
+        return
+    done, last = 0, time.monotonic()
+    click.echo(f"{label}: 0/{total:,}", err=True)
+
+    def update(count: int) -> None:
+        nonlocal done, last
+        done += count
+        if time.monotonic() - last >= PROGRESS_EVERY_S or done == total:
+            last = time.monotonic()
+            click.echo(f"{label}: {done:,}/{total:,} ({done * 100 // total}%)", err=True)
+
+    yield update
+
+
 @click.command("qr")
 @click.option(
     "--out",
@@ -187,9 +215,15 @@ def _is_pdf(out: Path) -> bool:
     help="Give these tables new keys first (their printed codes stop letting people join an"
     " open table); with --out, print their new cards",
 )
+@click.option("--force", is_flag=True, help="Overwrite FILE.pdf if it exists")
 @pass_obj
 def qr_command(
-    obj: Obj, out: Path | None, selection: str | None, base_url: str | None, rotate: str | None
+    obj: Obj,
+    out: Path | None,
+    selection: str | None,
+    base_url: str | None,
+    rotate: str | None,
+    force: bool,
 ) -> None:
     """Print table QR codes: an A4 sheet of cut-out cards, or one PNG and SVG per table.
 
@@ -207,6 +241,14 @@ def qr_command(
         raise click.ClickException(
             f"--out {out} is an existing file: give FILE.pdf for a sheet or a directory"
         )
+    if out is not None and not _is_pdf(out) and not out.exists() and out.suffix:
+        # `--out qr.png` would otherwise become a directory named qr.png.
+        raise click.ClickException(
+            f"--out {out} looks like a file name: give FILE.pdf for a sheet, or a directory"
+            " (without an extension) for one PNG and one SVG per table"
+        )
+    if out is not None and _is_pdf(out) and out.exists() and not force:
+        raise click.ClickException(f"--out {out} exists: use --force to overwrite it")
     if rotate is not None:
         numbers = run(rotate_table_keys(obj.provisioned_store(), rotate))
         click.echo(
@@ -218,12 +260,12 @@ def qr_command(
         selection = rotate if selection is None else selection
     assert out is not None
     branch, tables = run(qr_tables(obj.provisioned_store(), selection, base_url))
-    with click.progressbar(length=len(tables), label="Drawing QR codes", file=sys.stderr) as bar:
+    with _progress(len(tables), "Drawing QR codes") as update:
         if _is_pdf(out):
-            pages = write_pdf_sheet(tables, branch["name"], out, progress=bar.update)
+            pages = write_pdf_sheet(tables, branch["name"], out, progress=update)
             what = f"{pages} page{'' if pages == 1 else 's'}"
         else:
-            files = write_table_files(tables, branch["name"], out, progress=bar.update)
+            files = write_table_files(tables, branch["name"], out, progress=update)
             what = f"{len(files)} files"
     click.echo(f"Wrote {len(tables)} table QR codes ({what}) to {out}")
     click.echo(

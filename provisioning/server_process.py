@@ -88,6 +88,8 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
+        # Given up on: it must not live on unwatched (and hold the data dir's lock).
+        self.kill()
         raise RuntimeError(f"{self.argv} did not answer within {timeout} s:\n{self.log()}")
 
     def stop(self, timeout: float = 10) -> None:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: Chromium for the page tests (and npm, which installs the
 # axe-core they inject), zbar/poppler/librsvg to decode the printed QR codes, systemd-analyze to
-# check the unit, DejaVu for accents on PNG labels.
+# check the unit, DejaVu for accents on PNG labels, strace to see that an answer leaves after its
+# fsync, wrk to load the device in `make bench`.
 # Installs only what is missing, so a prepared machine pays nothing.
 set -euo pipefail
 
@@ -13,6 +14,8 @@ command -v rsvg-convert >/dev/null || need+=(librsvg2-bin)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 ldconfig -p | grep -q libzbar.so || need+=(libzbar0)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+command -v strace >/dev/null || need+=(strace)
+command -v wrk >/dev/null || need+=(wrk)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

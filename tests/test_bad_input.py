@@ -3,8 +3,11 @@ most one line in the device's log; never a 500 or a traceback."""
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 
+import aiohttp
 import httpx
 import pytest
 
@@ -82,6 +85,7 @@ def test_malformed_bodies_are_400_with_the_envelope(edge: EdgeServer, path: str,
         b"/\x00",
         b"/downtown-lima/\x00",
         b"/staff\x00",
+        b"/_assets/js/\x00",
     ],
 )
 def test_a_nul_byte_in_the_path_is_a_400_not_a_dropped_connection(edge: EdgeServer, target):
@@ -105,3 +109,67 @@ def test_an_encoded_nul_byte_in_the_path_is_a_4xx(edge: EdgeServer) -> None:
         assert answer.status_code == 404, (path, answer.text)
         assert envelope_error(answer)["code"] == "NOT_FOUND"
     assert "Traceback" not in edge.log()[before:]
+
+
+@pytest.mark.parametrize(
+    "path", ["/_assets/", "/_assets/js/", "/_assets/css/", "/_assets/%00", "/_assets/js/%00x.js"]
+)
+def test_asset_folders_and_odd_asset_names_are_404s(edge: EdgeServer, path: str) -> None:
+    before = len(edge.log())
+    answer = httpx.get(edge.url + path)
+    assert answer.status_code == 404, answer.text
+    assert envelope_error(answer)["code"] == "NOT_FOUND"
+    assert len(new_log_lines(edge, before)) <= 1
+    assert "Traceback" not in edge.log()[before:]
+
+
+DEEP = "[" * 5000 + "]" * 5000
+
+
+def open_polling(edge: EdgeServer) -> str:
+    opened = httpx.get(f"{edge.url}/socket.io/?EIO=4&transport=polling")
+    assert opened.status_code == 200 and opened.text.startswith("0")
+    return str(json.loads(opened.text[1:])["sid"])
+
+
+@pytest.mark.parametrize(
+    "packet",
+    [
+        '40{"token": ' + DEEP + "}",  # CONNECT whose auth nests past the parser's depth
+        "40" + DEEP,
+        '42["subscribe", ' + DEEP + "]",  # an event, before any CONNECT
+        "44{}",  # CONNECT_ERROR, which only a server sends
+        "49",  # no such packet type
+    ],
+    ids=["deep-auth", "deep-connect", "deep-event", "connect-error", "unknown-type"],
+)
+def test_malformed_socket_packets_are_dropped_with_one_line(edge: EdgeServer, packet: str):
+    sid = open_polling(edge)
+    before = len(edge.log())
+    url = f"{edge.url}/socket.io/?EIO=4&transport=polling&sid={sid}"
+    sent = httpx.post(url, content=packet.encode())
+    assert sent.status_code == 200
+    # The connection still answers: a CONNECT without a token is refused as usual.
+    assert httpx.post(url, content=b"40").status_code == 200
+    assert "Token requerido" in httpx.get(url, timeout=10).text
+    log = edge.log()[before:]
+    assert "Traceback" not in log and not re.search(r"\bERROR\b", log), log
+    assert len(log.splitlines()) <= 1, log
+
+
+@pytest.mark.asyncio
+async def test_a_malformed_packet_over_a_websocket_is_dropped_with_one_line(
+    edge: EdgeServer,
+) -> None:
+    before = len(edge.log())
+    url = f"ws://127.0.0.1:{edge.port}/socket.io/?EIO=4&transport=websocket"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        opened = await ws.receive_str(timeout=5)
+        assert opened.startswith("0")
+        await ws.send_str("40" + DEEP)
+        await ws.send_str("40")
+        refused = await ws.receive_str(timeout=10)
+        assert refused.startswith("44") and "Token requerido" in refused
+    log = edge.log()[before:]
+    assert "Traceback" not in log and not re.search(r"\bERROR\b", log), log
+    assert len(log.splitlines()) <= 1, log

@@ -10,7 +10,10 @@ import pytest
 from PIL import Image
 
 from provisioning.qr import (
+    PARALLEL_FROM,
     QrTable,
+    _dark_runs,
+    _in_parallel,
     parse_table_ranges,
     table_url,
     write_pdf_sheet,
@@ -247,3 +250,11 @@ def test_table_files_png_and_svg_decode(tmp_path):
             assert _decode(im) == [t.url]
         assert f"Mesa {t.number}" in svg.read_text(encoding="utf-8")
         assert t.short_code in svg.read_text(encoding="utf-8")
+
+
+def test_codes_made_on_every_core_are_the_same_and_in_order():
+    # Enough codes for the pool of processes (PARALLEL_FROM); the sheets drawn from them are
+    # decoded by the tests above.
+    urls = [t.url for t in _tables("http://192.168.1.20:8000", "lima", range(PARALLEL_FROM + 4))]
+
+    assert list(_in_parallel(_dark_runs, urls)) == [_dark_runs(url) for url in urls]

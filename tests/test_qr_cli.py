@@ -152,3 +152,36 @@ def test_qr_before_provisioning(tmp_path):
     assert done.returncode == 1
     assert "no device store in" in error_line(done.stderr)
     assert not (tmp_path / "mesas.pdf").exists()
+
+
+def test_out_with_an_extension_other_than_pdf_is_refused(device, tmp_path):
+    out = tmp_path / "qr.png"
+
+    done = restai(device, "qr", "--out", str(out))
+
+    assert done.returncode == 1
+    assert f"--out {out} looks like a file name" in error_line(done.stderr)
+    assert not out.exists()
+
+
+def test_an_existing_sheet_is_overwritten_only_with_force(device, tmp_path):
+    out = tmp_path / "mesas.pdf"
+    out.write_bytes(b"%PDF-1.4 the sheet printed last month")
+
+    refused = restai(device, "qr", "--out", str(out), "--tables", "1")
+    assert refused.returncode == 1
+    assert f"--out {out} exists: use --force" in error_line(refused.stderr)
+    assert out.read_bytes() == b"%PDF-1.4 the sheet printed last month"
+
+    forced = restai(device, "qr", "--out", str(out), "--tables", "1", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert [len(urls) for urls in map(_decode, _rasterise_pdf(out, tmp_path))] == [1]
+
+
+def test_progress_shows_as_lines_when_not_on_a_terminal(device, tmp_path):
+    done = restai(device, "qr", "--out", str(tmp_path / "mesas.pdf"))
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert "Drawing QR codes: 0/14" in lines
+    assert "Drawing QR codes: 14/14 (100%)" in lines
