@@ -16,7 +16,15 @@ from typing import Any
 
 import sanic
 
-from bench import catalog_apply, http_bench, printing, qr_sheet, realtime_bench, sync_drain
+from bench import (
+    catalog_apply,
+    http_bench,
+    printing,
+    qr_sheet,
+    realtime_bench,
+    store_size,
+    sync_drain,
+)
 
 
 def _machine() -> dict[str, Any]:
@@ -139,6 +147,7 @@ def table(results: dict[str, Any]) -> str:
     )
     lines.extend(printing.rows(results.get("printing", {})))
     lines.extend(catalog_apply.rows(results.get("catalog", {})))
+    lines.extend(store_size.rows(results.get("store", {})))
     return "\n".join(lines)
 
 
@@ -155,6 +164,7 @@ def main() -> None:
     results["printing"] = printing.run()
     results["catalog"] = catalog_apply.run()
     results["qr"] = qr_sheet.run()
+    results["store"] = store_size.run()
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))

@@ -1,5 +1,9 @@
 """Keeping the store small and able to take writes while the device serves.
 
+Every hour (the first time one interval after start-up), retention removes the finished sessions
+that are past `retention_days` and safe elsewhere, and hands the freed pages back to the file
+system (`edge.retention`).
+
 Every `maintenance_interval` seconds:
 - while writes fail on a full disk: try to fold the WAL into the store and cut it (which frees
   its space if the store can take the pages), then probe with one small write, so the device
@@ -13,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 
+from edge import retention
 from edge.store import Store, Transaction
 from edge.write_health import is_storage_full
 
@@ -31,10 +36,29 @@ def wal_bytes(store: Store) -> int:
         return 0
 
 
+RETENTION_SECONDS = 3600
+
+
 class StoreMaintenance:
-    def __init__(self, store: Store, interval: float) -> None:
+    def __init__(self, store: Store, interval: float, retention_days: int) -> None:
         self._store = store
         self._interval = interval
+        self._retention_days = retention_days
+
+    async def retain(self) -> None:
+        store = self._store
+        before = store.path.stat().st_size
+        removed = await retention.prune(store, self._retention_days)
+        freed = await retention.reclaim(store)
+        if removed or freed:
+            log.info(
+                "Retention removed %d finished session(s) older than %d days; %.1f MB handed"
+                " back (store %.1f MB)",
+                removed,
+                self._retention_days,
+                (before - store.path.stat().st_size) / 2**20,
+                store.path.stat().st_size / 2**20,
+            )
 
     async def run(self) -> None:
         store = self._store

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from edge import sessions
 from edge.context import EdgeContext
-from edge.maintenance import StoreMaintenance
+from edge.maintenance import RETENTION_SECONDS, StoreMaintenance
 
 log = logging.getLogger("restai_edge.jobs")
 
@@ -72,6 +73,16 @@ def build_scheduler(ctx: EdgeContext) -> EdgeScheduler:
         prune_events, args=[ctx], seconds=EVENT_PRUNE_SECONDS, id="prune-events", **every
     )
     interval = ctx.settings.maintenance_interval
-    maintenance = StoreMaintenance(ctx.store, interval)
+    maintenance = StoreMaintenance(ctx.store, interval, ctx.settings.retention_days)
     scheduler.add_job(maintenance.run, seconds=interval, id="store-maintenance", **every)
+    scheduler.add_job(
+        maintenance.retain,
+        seconds=RETENTION_SECONDS,
+        id="store-retention",
+        # Soon after start-up, not during it: a device that was off a while catches up at once.
+        # misfire_grace_time=None: a slow start-up must not skip that first run for an hour.
+        next_run_time=datetime.now(UTC) + timedelta(seconds=interval),
+        misfire_grace_time=None,
+        **every,
+    )
     return scheduler

@@ -143,6 +143,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("print_timeout", _positive_int, "10", "Seconds one attempt to print a ticket may take"),
     Setting("print_retry_cap", _positive_int, "30", "Longest wait between failed prints, seconds"),
     Setting(
+        "retention_days",
+        _positive_int,
+        "90",
+        "Days a finished session is kept (then removed once the central has it)",
+    ),
+    Setting(
         "maintenance_interval",
         _positive_int,
         "10",
@@ -172,6 +178,7 @@ class Settings:
     event_retention: int
     print_timeout: int
     print_retry_cap: int
+    retention_days: int
     maintenance_interval: int
     access_log: bool
     log_level: str

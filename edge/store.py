@@ -4,7 +4,7 @@ Every write goes through `Store.transact`, which runs a function inside `BEGIN I
 single writer connection (in a savepoint of its own, see `_commit_group`) and commits or rolls
 back as a whole. The unit is shielded from cancellation: a diner closing the browser
 mid-request must not leave a commit without its after-commit work (realtime events, sync
-nudges). Reads use a second connection, which WAL lets run beside the writer.
+nudges). Reads use another connection, which WAL lets run beside the writer.
 
 Where the writer's work runs (README, Performance): a round trip to another thread costs about
 0.1 ms under load, far more than the statement it carries, and a single writer pays them one
@@ -13,6 +13,11 @@ connection, where each takes microseconds because the write lock is already held
 can make them wait; only what may wait goes to the writer's own thread, one trip each: taking
 the write lock while another process (the CLI) holds it, the COMMIT with its fsync, and a bulk
 `executemany` large enough to hold the loop for milliseconds.
+
+Reads run on the loop as well, for the same reason: in WAL a reader never waits for the writer,
+and building the rows' dicts holds the interpreter wherever it happens. The rare read SQLite
+does ask to wait (another process recovering the log after a crash, or checkpointing) answers
+"busy" at once on the loop and is done again on a reader thread that may wait.
 """
 
 from __future__ import annotations
@@ -171,6 +176,8 @@ class Store:
         self.create = create
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        # Reads on the loop; `_reader` takes those that must wait, and backups.
+        self._loop_reader: sqlite3.Connection | None = None
         # The writer's own thread: what may wait (the lock, the fsync) waits here, not on the loop.
         self._writer_thread: ThreadPoolExecutor | None = None
         self._queue: list[_Job] = []
@@ -186,6 +193,8 @@ class Store:
             # `_begin_waiting`, on the writer's thread, waits.
             _run(self._writer, "PRAGMA busy_timeout = 0")
             self._reader = await _connect(self.path)
+            self._loop_reader = await self._on_writer_thread(_open_connection, self.path)
+            _run(self._loop_reader, "PRAGMA busy_timeout = 0")
         except BaseException:
             # A connection left open is a thread that keeps the process alive.
             await self.close()
@@ -203,11 +212,13 @@ class Store:
             await asyncio.wait([self._committer])
         if self._reader is not None:
             await self._reader.close()
+        if self._loop_reader is not None:
+            self._loop_reader.close()
         if self._writer is not None:
             await self._on_writer_thread(self._writer.close)
         if self._writer_thread is not None:
             self._writer_thread.shutdown()
-        self._reader = self._writer = self._writer_thread = None
+        self._reader = self._loop_reader = self._writer = self._writer_thread = None
 
     async def __aenter__(self) -> Store:
         return await self.open()
@@ -318,12 +329,25 @@ class Store:
             conn.execute("ROLLBACK")
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        assert self._reader is not None, "store is not open"
+        assert self._loop_reader is not None and self._reader is not None, "store is not open"
+        try:
+            cursor = self._loop_reader.execute(sql, params)
+            row: Row | None = cursor.fetchone()
+            cursor.close()
+            return row
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
         rows = await self._reader.execute_fetchall(sql, params)
         return cast(Row | None, next(iter(rows), None))
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        assert self._reader is not None, "store is not open"
+        assert self._loop_reader is not None and self._reader is not None, "store is not open"
+        try:
+            return self._loop_reader.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
         return list(await self._reader.execute_fetchall(sql, params))  # type: ignore[arg-type]
 
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:

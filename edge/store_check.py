@@ -39,6 +39,8 @@ AUTO_VACUUM_INCREMENTAL = 2
 # VACUUM writes a whole copy of the store beside it before it replaces it.
 VACUUM_SPACE_FACTOR = 1.2
 CORRUPTION = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+# Less free space than the WAL index and a few pages need: the disk counts as full.
+FULL_DISK_BYTES = 256 * 1024
 
 
 class StoreError(RuntimeError):
@@ -304,10 +306,26 @@ def check_store(path: Path, *, thorough: bool = False, provisioning: bool = Fals
     except sqlite3.DatabaseError as exc:
         if exc.sqlite_errorcode in CORRUPTION:
             raise _damaged(path, str(exc)) from None
+        if _disk_full(exc, path):
+            raise StoreError(
+                f"cannot open {path}: the disk holding it is full, with no room for the files"
+                " SQLite keeps beside the store; free some space, then start again"
+            ) from None
         raise StoreError(f"cannot use {path}: {exc}") from None
     finally:
         conn.close()
         tighten_store_files(path)
+
+
+def _disk_full(exc: sqlite3.Error, path: Path) -> bool:
+    """Whether an error opening the store is the disk being full. SQLite says "disk I/O error"
+    when it cannot create the WAL's shared-memory index (a store closed cleanly has none)."""
+    if exc.sqlite_errorcode == sqlite3.SQLITE_FULL:
+        return True
+    io_error = (
+        exc.sqlite_errorcode is not None and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_IOERR
+    )
+    return io_error and shutil.disk_usage(path.parent).free < FULL_DISK_BYTES
 
 
 def _check(conn: sqlite3.Connection, path: Path, thorough: bool, provisioning: bool) -> StoreReport:

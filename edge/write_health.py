@@ -40,8 +40,8 @@ class WriteHealth:
     def degraded(self) -> bool:
         return self.failing_since is not None
 
-    def failed(self, exc: BaseException) -> None:
-        """A write failed because the disk is full."""
+    def failed(self, exc: BaseException | str) -> None:
+        """A write failed because the disk is full (`exc` says which, for the log)."""
         now = self._clock()
         self._failures += 1
         self._unlogged += 1

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from edge.retention import store_report
 from edge.store import Store
 from edge.table_keys import rotate_keys
 from provisioning.backup import BackupError, backup, restore
@@ -41,9 +42,10 @@ async def _branch(store: Store) -> dict[str, Any]:
 # --------------------------------------------------------------------------- status
 
 
-async def device_status(store: Store, data_dir: Path) -> dict[str, Any]:
+async def device_status(store: Store, data_dir: Path, retention_days: int) -> dict[str, Any]:
     async with store:
         branch = await _branch(store)
+        kept = await store_report(store, retention_days)
         tables = await store.fetch_value("SELECT count(*) FROM tables")
         roles = await store.fetch_all("SELECT role, count(*) AS n FROM staff GROUP BY role")
         waiting = await store.fetch_value(
@@ -67,6 +69,7 @@ async def device_status(store: Store, data_dir: Path) -> dict[str, Any]:
         "central_url": branch["central_url"],
         "sync": {"configured": branch["central_url"] is not None, "queue_depth": waiting},
         "server": {"running": holder is not None, "holder": holder},
+        "store": kept,
     }
 
 
@@ -78,12 +81,31 @@ def _sync_line(sync: dict[str, Any]) -> str:
     return f"{sessions} waiting to upload" if waiting else "up to date (nothing waiting)"
 
 
+def _store_line(store: dict[str, Any]) -> str:
+    mb = store["bytes"] / 2**20
+    line = f"{mb:.1f} MB, {store['finished_sessions']} finished sessions"
+    if store["wal_bytes"]:
+        line += f" (+ {store['wal_bytes'] / 2**20:.1f} MB write-ahead log)"
+    return line
+
+
+def _retention_line(retention: dict[str, Any]) -> str:
+    line = (
+        f"{retention['days']} days; {retention['due']} finished session"
+        f"{'' if retention['due'] == 1 else 's'} past it, removed within the hour while serving"
+    )
+    if retention["held_for_sync"]:
+        line += f"; {retention['held_for_sync']} kept until the central has them"
+    return line
+
+
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON")
 @pass_obj
 def status_command(obj: Obj, as_json: bool) -> None:
     """Show what this device is: branch, tables, staff, URLs and sync state."""
-    status = run(device_status(obj.provisioned_store(), obj.data_dir))
+    settings = obj.settings()
+    status = run(device_status(obj.provisioned_store(), obj.data_dir, settings.retention_days))
     if as_json:
         click.echo(json.dumps(status, indent=2))
         return
@@ -99,6 +121,8 @@ def status_command(obj: Obj, as_json: bool) -> None:
     click.echo(f"Base URL:    {status['base_url']}")
     click.echo(f"Central URL: {status['central_url'] or '(none: sync disabled)'}")
     click.echo(f"Sync:        {_sync_line(status['sync'])}")
+    click.echo(f"Store:       {_store_line(status['store'])}")
+    click.echo(f"Retention:   {_retention_line(status['store']['retention'])}")
 
 
 # --------------------------------------------------------------------------- qr

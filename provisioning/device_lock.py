@@ -7,6 +7,7 @@ writes its pid and purpose into the file so whoever is refused can say who is in
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import time
@@ -62,7 +63,10 @@ def device_lock(data_dir: Path, purpose: str) -> Iterator[None]:
     try:
         _take(fd, data_dir)
         os.ftruncate(fd, 0)
-        os.write(fd, f"{purpose}, pid {os.getpid()}".encode())
+        # Only a note for whoever is refused; the lock itself is the flock. A full disk must
+        # not keep the device from starting (it serves reads until space returns).
+        with contextlib.suppress(OSError):
+            os.write(fd, f"{purpose}, pid {os.getpid()}".encode())
         try:
             yield
         finally:

@@ -53,11 +53,12 @@ def serve(settings: Settings, listener: socket.socket | None = None) -> None:
     # Held while serving, so `restore` and a second `serve` see the device is in use.
     with device_lock(data_dir, "serving"):
         report = check_store(settings.db_path, thorough=True)
-        if not report.writable:
-            log.warning("The disk holding %s is full: serving reads only", settings.db_path)
         listener = listener or listen(settings.host, settings.port)
         with listener, _tls_listener(settings) as tls:
             app = create_app(settings, tls)
+            if not report.writable:
+                # Served all the same: reads work, and writes come back when space does.
+                app.ctx.store.health.failed("the write probe at start-up")
             app.run(
                 sock=listener,
                 single_process=True,

@@ -13,6 +13,7 @@ import concurrent.futures
 import errno
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,3 +178,88 @@ def test_an_idle_device_keeps_no_wal(tmp_path: Path) -> None:
             time.sleep(0.2)
     finally:
         server.stop()
+
+
+def test_a_device_restarted_on_a_full_disk_serves_reads_and_recovers(small_disk: Path) -> None:
+    """A box whose disk filled up while it served, then lost power, comes back up (rather than
+    failing until systemd gives up): reads work, writes answer 503, freed space is noticed."""
+    provision_device(small_disk, tables=TABLES)
+    before = EdgeServer(small_disk, {}).start()
+    created = httpx.post(before.customer_url(f"{SLUG}-1", "session"), json={"customerName": "Ana"})
+    assert created.status_code == 201, created.text
+    before.kill()  # the power cut: the WAL and its index stay beside the store
+    filler = small_disk / "filler"
+    fill(filler)
+    server = EdgeServer(small_disk, {"RESTAI_EDGE_MAINTENANCE_INTERVAL": "1"})
+    assert server.log_path is not None
+    # Started by hand: EdgeServer.start waits for a healthy 200, which a full disk never gives.
+    with open(server.log_path, "ab") as output:
+        server.process = subprocess.Popen(
+            [*server.argv, "--port", str(server.port)],
+            env={**os.environ, **server.env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.process.poll() is None, server.log()
+            try:
+                health = httpx.get(f"{server.url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.2)
+        # The start-up write probe may still find room in the WAL the power cut left; the
+        # first write that needs a new page of disk tells.
+        assert health.status_code in (200, 503), health.text
+        status = httpx.get(server.customer_url(f"{SLUG}-1", "check-session"))
+        assert status.status_code == 200 and status.json()["data"]["hasSession"], status.text
+        token = server.staff_token(MANAGER_PIN)
+        with httpx.Client(timeout=10) as client:
+            statuses = [_open_and_reject(client, server, token, n) for n in range(2, 400)]
+        assert next(s for s in statuses if s not in (200, 201)) == 503, set(statuses)
+        health = httpx.get(f"{server.url}/healthz")
+        assert health.status_code == 503, health.text
+        _assert_storage_full(
+            httpx.post(server.customer_url(f"{SLUG}-2", "session"), json={"customerName": "Ana"})
+        )
+        filler.unlink()
+        deadline = time.monotonic() + RECOVERY_WITHIN
+        while httpx.get(f"{server.url}/healthz").status_code != 200:
+            assert time.monotonic() < deadline, "still degraded after space returned"
+            time.sleep(0.2)
+        created = httpx.post(
+            server.customer_url(f"{SLUG}-2", "session"), json={"customerName": "Ana"}
+        )
+        assert created.status_code == 201, created.text
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log()
+
+
+def test_a_cleanly_stopped_device_on_a_full_disk_says_so(small_disk: Path) -> None:
+    """A store closed cleanly has no WAL index beside it, and SQLite needs room to make one:
+    then the device cannot open it, and says why in one line."""
+    provision_device(small_disk, tables=TABLES)
+    fill(small_disk / "filler")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "provisioning",
+            "--data-dir",
+            str(small_disk),
+            "serve",
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        line for line in done.stderr.strip().splitlines() if line.startswith("Error:")
+    ], done.stderr
+    assert "disk holding it is full" in done.stderr, done.stderr

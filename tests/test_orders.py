@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from edge.outbox import decode_payload
 from tests.conftest import (
     CASHIER_PIN,
     KITCHEN_PIN,
@@ -538,7 +539,7 @@ def test_ending_a_table_settles_its_orders(edge: EdgeServer, manager_token: str)
         cooking["id"]: "cancelled",
     }
     (payload,) = db_rows(edge, "SELECT payload FROM outbox WHERE session_id = ?", (session["id"],))
-    record = json.loads(payload[0])
+    record = json.loads(decode_payload(payload[0]))
     assert record["total"] == served["total"]
     assert [(o["id"], o["status"]) for o in record["orders"]] == [
         (served["id"], "completed"),

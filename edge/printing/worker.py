@@ -8,9 +8,9 @@ for any of them: tickets are only written by the order's transaction, never sent
 
 A loop with nothing to print checks every `print_retry_cap` seconds that its printer still takes
 a connection, so a station switched off shows as down before its next ticket. Loops wake on every
-order event (a ticket may have been queued) and otherwise check their
-queue every second (a reprint, a printer added by the CLI). The set of printers is re-read
-every few seconds, so `restai-edge printer add/remove` applies to a running device.
+order event (a ticket may have been queued) and otherwise look at their queue every second (a
+reprint). The set of printers is re-read every two seconds, so `restai-edge printer add/remove`
+applies to a running device.
 """
 
 from __future__ import annotations
