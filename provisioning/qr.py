@@ -14,10 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
-import qrcode
-import qrcode.constants
-from PIL import Image, ImageDraw, ImageFont
-from qrcode.image.svg import SvgPathImage
+import zxingcpp
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
@@ -46,8 +44,8 @@ PNG_BOX = 16  # px per module: ~1.35 mm, comfortably scannable from a table
 PNG_MIN_W = 900
 PNG_PAD = 40
 
-# SVG layout, in millimetres (qrcode's SVG unit: box_size 10 == 1 mm).
-SVG_BOX = 15
+# SVG layout, in millimetres.
+SVG_MODULE = Decimal("1.5")
 SVG_MIN_W = Decimal(75)
 SVG_PAD = Decimal(4)
 
@@ -104,13 +102,13 @@ def parse_table_ranges(spec: str, max_number: int) -> list[int]:
     return sorted(numbers)
 
 
-def _qr(url: str, box_size: int = 10) -> qrcode.QRCode:
-    qr = qrcode.QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_M, border=QUIET_ZONE, box_size=box_size
-    )
-    qr.add_data(url)
-    qr.make(fit=True)
-    return qr
+def _matrix(url: str) -> tuple[int, bytes]:
+    """The code's side in modules and its modules row by row (0 dark, 255 light), without the
+    quiet zone. Error correction M: a code on a table survives a stain or a scratch."""
+    code = zxingcpp.create_barcode(url, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    image = code.to_image(scale=1, add_quiet_zones=False)
+    # The image is a buffer of one byte per module; zxing-cpp's stubs do not declare it.
+    return int(image.shape[0]), bytes(image)  # type: ignore[call-overload]
 
 
 # Below this many codes a pool of processes costs more to start than it saves.
@@ -119,8 +117,8 @@ CHUNK = 32
 
 
 def _in_parallel(function: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
-    """`map(function, items)`, in order, on every core: encoding a QR code (qrcode tries all
-    eight masks in pure Python) takes milliseconds, and a branch may print 10,000 of them."""
+    """`map(function, items)`, in order, on every core: a branch may print 10,000 codes, and
+    the sheet is drawn on this core while the others encode."""
     workers = len(os.sched_getaffinity(0))
     if len(items) < PARALLEL_FROM or workers < 2:
         yield from map(function, items)
@@ -171,41 +169,46 @@ def _fit(
 Runs = list[tuple[int, int, int]]
 
 
+_DARK_RUN = re.compile(rb"\x00+")
+
+
 def _dark_runs(url: str) -> tuple[int, Runs]:
     """The code's side in modules and its dark modules as horizontal runs (row, start, length):
     one path of runs draws with fewer objects and no hairline seams between modules."""
-    qr = _qr(url)
-    n = qr.modules_count
-    runs = []
-    for r, row in enumerate(qr.modules):
-        col = 0
-        while col < n:
-            if row[col]:
-                start = col
-                while col < n and row[col]:
-                    col += 1
-                runs.append((r, start, col - start))
-            else:
-                col += 1
+    n, modules = _matrix(url)
+    runs = [
+        (row, found.start() - row * n, found.end() - found.start())
+        for row in range(n)
+        for found in _DARK_RUN.finditer(modules, row * n, (row + 1) * n)
+    ]
     return n, runs
 
 
+def _pdf_outline(url: str) -> tuple[int, str]:
+    """The code's side in modules and its dark modules as PDF path operators in module units
+    (row 0 at the top), filled: made on another core, so the sheet's own core only places it."""
+    n, runs = _dark_runs(url)
+    return n, " ".join(f"{start} {row} {length} 1 re" for row, start, length in runs) + " f"
+
+
 def _draw_card(
-    c: canvas.Canvas, table: QrTable, dark: tuple[int, Runs], branch: str, x: float, y: float
+    c: canvas.Canvas, table: QrTable, symbol: tuple[int, str], branch: str, x: float, y: float
 ) -> None:
     """Draw one card with its bottom-left corner at (x, y)."""
-    n, runs = dark
+    n, outline = symbol
     total = n + 2 * QUIET_ZONE
     side = min(CARD_W - 2 * CARD_PAD, CARD_H - 2 * CARD_PAD - LABEL_BLOCK)
     module = side / total
     qx = x + (CARD_W - side) / 2 + QUIET_ZONE * module
     qtop = y + CARD_H - CARD_PAD - QUIET_ZONE * module
 
-    path = c.beginPath()
-    for r, start, length in runs:
-        path.rect(qx + start * module, qtop - (r + 1) * module, length * module, module)
+    # One filled path of the code's dark runs, drawn in modules: reportlab's path object
+    # would format ~350 rectangles per code here, which is most of a 10,000-table sheet's time.
+    c.saveState()
     c.setFillGray(0)
-    c.drawPath(path, stroke=0, fill=1)
+    c.transform(module, 0, 0, -module, qx, qtop)
+    c.addLiteral(outline)
+    c.restoreState()
 
     cx = x + CARD_W / 2
     max_w = CARD_W - 2 * CARD_PAD
@@ -259,7 +262,7 @@ def write_pdf_sheet(
     c.setTitle(_pdf_safe(f"Códigos QR de mesas - {branch_name}"))
     c.setCreator("RestAI Edge")
     pages = 0
-    codes = _in_parallel(_dark_runs, [table.url for table in tables])
+    codes = _in_parallel(_pdf_outline, [table.url for table in tables])
     for first in range(0, len(tables), PER_PAGE):
         corners: set[tuple[float, float]] = set()
         for i, table in enumerate(tables[first : first + PER_PAGE]):
@@ -315,7 +318,10 @@ def _pil_text(
 
 
 def _png(table: QrTable, branch: str, path: Path) -> None:
-    qr_img = _qr(table.url, PNG_BOX).make_image().get_image().convert("L")
+    n, modules = _matrix(table.url)
+    symbol = ImageOps.expand(Image.frombytes("L", (n, n), modules), QUIET_ZONE, fill=255)
+    side = symbol.width * PNG_BOX
+    qr_img = symbol.resize((side, side), Image.Resampling.NEAREST)
     width = max(PNG_MIN_W, qr_img.width + 2 * PNG_PAD)
     measure = ImageDraw.Draw(Image.new("L", (1, 1)))
 
@@ -355,9 +361,8 @@ def _png(table: QrTable, branch: str, path: Path) -> None:
 
 
 def _svg(table: QrTable, branch: str, path: Path) -> None:
-    qr_svg = _qr(table.url, SVG_BOX)
-    qr_path = qr_svg.make_image(image_factory=SvgPathImage).path
-    qr_side = Decimal(qr_svg.modules_count + 2 * QUIET_ZONE) * SVG_BOX / 10
+    n, runs = _dark_runs(table.url)
+    qr_side = (n + 2 * QUIET_ZONE) * SVG_MODULE
     width = max(SVG_MIN_W, qr_side + 2 * SVG_PAD)
     max_w = float(width - 2 * SVG_PAD)
 
@@ -381,7 +386,10 @@ def _svg(table: QrTable, branch: str, path: Path) -> None:
     )
     ET.SubElement(root, "rect", x="0", y="0", width="100%", height="100%", fill="white")
     group = ET.SubElement(root, "g", transform=f"translate({(width - qr_side) / 2},{SVG_PAD})")
-    group.append(qr_path)
+    # Drawn in modules and scaled once: one rectangle per run of dark modules.
+    scale = f"scale({SVG_MODULE}) translate({QUIET_ZONE},{QUIET_ZONE})"
+    outline = "".join(f"M{start},{row}h{length}v1h-{length}z" for row, start, length in runs)
+    ET.SubElement(group, "path", {"d": outline, "fill": "#000", "transform": scale})
     y = SVG_PAD + qr_side
     for text, size, weight, h in rows:
         y += Decimal(h)
