@@ -202,8 +202,9 @@ class DevPrinter:
             if not self.reading:
                 self._stuck.append(conn)
                 continue
-            thread = threading.Thread(target=self._read, args=(conn,), daemon=True)
-            thread.start()
+            # One job at a time, in the order the connections came, as a printer on port 9100
+            # works: tickets are recorded in the order they were sent.
+            self._read(conn)
 
     def _read(self, conn: socket.socket) -> None:
         chunks = []
