@@ -25,6 +25,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from edge.clock import now_iso
+from edge.outbox import decode_payload
 from edge.secret_files import DEVICE_TOKEN, write_secret
 from edge.store import Store, Transaction
 from provisioning.cli import cli
@@ -204,7 +205,7 @@ def test_a_finished_session_reaches_the_central_at_once(
     for session_id, status in ((ended, "completed"), (rejected, "rejected")):
         assert stored[session_id]["deviceId"] == device_id
         assert stored[session_id]["branchSlug"] == SLUG
-        assert stored[session_id]["payload"] == json.loads(rows[session_id]["payload"])
+        assert stored[session_id]["payload"] == json.loads(decode_payload(rows[session_id]["payload"]))
         assert stored[session_id]["payload"]["status"] == status
     status = sync_state(server)
     assert status["state"] == "ok" and status["queue_depth"] == 0
