@@ -2,8 +2,8 @@
 
 A bare Sanic app, one process like the device: no store reads (`GET`); one aiosqlite INSERT
 committing on its own in WAL and one JWT signature (`POST .../session`); one JWT check and one
-transaction inserting an order and its lines (`POST /api/customer/orders`). The benchmark
-reports the device as a ratio of these figures measured in the same run.
+transaction inserting an order, its lines and their modifiers (`POST /api/customer/orders`).
+The benchmark reports the device as a ratio of these figures measured in the same run.
 
 `--synchronous` picks the commit's durability: FULL fsyncs every commit, as an answered write on
 the device must be on disk; NORMAL fsyncs only at checkpoints, so it shows what the same requests
@@ -65,6 +65,10 @@ def create_app(db_path: str, synchronous: str = "FULL") -> Sanic:
             "CREATE TABLE IF NOT EXISTS order_items (id TEXT PRIMARY KEY, order_id TEXT,"
             " menu_item_id TEXT, quantity INTEGER, notes TEXT)"
         )
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS order_item_modifiers (order_item_id TEXT,"
+            " position INTEGER, modifier_id TEXT, PRIMARY KEY (order_item_id, position))"
+        )
         app.ctx.db = conn
         # One connection takes one transaction at a time, as the device's single writer does.
         app.ctx.write_lock = asyncio.Lock()
@@ -105,6 +109,7 @@ def create_app(db_path: str, synchronous: str = "FULL") -> Sanic:
             return json({"success": False}, 401)
         lines = request.json["items"]
         order_id = str(uuid.uuid4())
+        rows = [(str(uuid.uuid4()), line) for line in lines]
         async with app.ctx.write_lock:
             await app.ctx.db.execute("BEGIN IMMEDIATE")
             await app.ctx.db.execute(
@@ -114,8 +119,16 @@ def create_app(db_path: str, synchronous: str = "FULL") -> Sanic:
             await app.ctx.db.executemany(
                 "INSERT INTO order_items VALUES (?, ?, ?, ?, ?)",
                 [
-                    (str(uuid.uuid4()), order_id, line["menuItemId"], line["quantity"], None)
-                    for line in lines
+                    (line_id, order_id, line["menuItemId"], line["quantity"], line.get("notes"))
+                    for line_id, line in rows
+                ],
+            )
+            await app.ctx.db.executemany(
+                "INSERT INTO order_item_modifiers VALUES (?, ?, ?)",
+                [
+                    (line_id, position, modifier_id)
+                    for line_id, line in rows
+                    for position, modifier_id in enumerate(line.get("modifiers", []))
                 ],
             )
             await app.ctx.db.execute("COMMIT")

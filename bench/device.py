@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from provisioning import provision
 from provisioning.provision import ProvisionRequest, provision_with_staff
 from provisioning.server_process import ServerProcess
 
@@ -27,7 +28,10 @@ def rss_mb(pid: int) -> float:
 
 
 def provisioned_device(tables: int, **extra: object) -> Path:
+    """A provisioned data dir. `tables` may exceed what `provision` allows a branch: the write
+    benchmark takes a fresh table per created session and needs more than one run can fill."""
     data_dir = Path(tempfile.mkdtemp(prefix="restai-bench-")) / "data"
+    provision.MAX_TABLES = max(provision.MAX_TABLES, tables)
 
     request = ProvisionRequest(
         branch_slug=SLUG,
