@@ -145,7 +145,7 @@ def test_joining_an_active_table_gives_the_joiner_a_token_of_their_own(
         (f"/api/customer/{SLUG}/{SLUG}-99999/check-session", "Mesa no encontrada"),
         (f"/api/customer/{SLUG}/otra-mesa-1/check-session", "Mesa no encontrada"),
         (
-            f"/api/customer/{SLUG}/{SLUG}-1/session-status/{uuid.uuid4()}",
+            f"/api/customer/{SLUG}/{SLUG}-1/session-status/00000000-0000-4000-8000-000000000000",
             "Sesion no encontrada",
         ),
     ],

@@ -27,7 +27,8 @@ def _api_routes() -> list[tuple[str, str]]:
             continue
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
             routes.append((method, "/" + route.path))
-    return routes
+    # The router's order varies between processes; test ids must not (pytest-xdist workers).
+    return sorted(routes)
 
 
 ROUTES = _api_routes()
