@@ -34,7 +34,9 @@ class WriteHealth:
         self.last_write: float = clock()
         self._failures = 0
         self._unlogged = 0
-        self._logged_at = 0.0
+        self._logged_at = -log_every
+        # Whether the log last said that writes fail (so that it says when they work again).
+        self._told = False
 
     @property
     def degraded(self) -> bool:
@@ -47,6 +49,10 @@ class WriteHealth:
         self._unlogged += 1
         if self.failing_since is None:
             self.failing_since = now
+            if now - self._logged_at < self._log_every:
+                # A disk at the edge of full lets a write through now and then: failing again
+                # within the interval of the last line is counted for the next one, not told.
+                return
             log.error(
                 "Store writes fail: the disk is full (%s). Writes answer 503 until space is"
                 " freed; this is logged once a minute while it lasts",
@@ -62,15 +68,19 @@ class WriteHealth:
             return
         self._logged_at = now
         self._unlogged = 0
+        self._told = True
 
     def succeeded(self) -> None:
         """A write committed."""
         self.last_write = self._clock()
-        if self.failing_since is not None:
+        if self.failing_since is None:
+            return
+        if self._told:
             log.warning(
                 "Store writes work again after %.0f s with a full disk (%d failed write(s))",
                 self.last_write - self.failing_since,
                 self._failures,
             )
-            self.failing_since = None
-            self._failures = self._unlogged = 0
+            self._told = False
+        self.failing_since = None
+        self._failures = 0
