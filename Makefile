@@ -24,8 +24,13 @@ browser-tools: $(BROWSER_TOOLS)
 $(BROWSER_TOOLS): tests/browser/package.json tests/browser/package-lock.json | system-deps
 	npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund
 
+# Two workers, a test file each at a time: most of a test's time is spent waiting on the servers
+# it starts, so the suite takes about half as long. The real-install test boots Debian with
+# systemd (about two minutes, beside the others).
+export RESTAI_EDGE_SYSTEMD_TEST ?= 1
+
 test: $(STAMP) system-deps $(BROWSER_TOOLS)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check edge sync provisioning tests bench

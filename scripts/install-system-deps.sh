@@ -2,7 +2,8 @@
 # Debian packages the tests use: Chromium for the page tests (and npm, which installs the
 # axe-core they inject), zbar/poppler/librsvg to decode the printed QR codes, systemd-analyze to
 # check the unit, DejaVu for accents on PNG labels, strace to see that an answer leaves after its
-# fsync, wrk to load the device in `make bench`.
+# fsync, wrk to load the device in `make bench`; debootstrap and systemd-nspawn when the real-install
+# test is asked for.
 # Installs only what is missing, so a prepared machine pays nothing.
 set -euo pipefail
 
@@ -16,6 +17,11 @@ ldconfig -p | grep -q libzbar.so || need+=(libzbar0)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v strace >/dev/null || need+=(strace)
 command -v wrk >/dev/null || need+=(wrk)
+# The opt-in real-install test (tests/test_install_systemd.py) boots a Debian tree it bootstraps.
+if [ "${RESTAI_EDGE_SYSTEMD_TEST:-}" = 1 ]; then
+  command -v debootstrap >/dev/null || need+=(debootstrap)
+  command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

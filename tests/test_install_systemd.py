@@ -8,7 +8,8 @@ failure, restart it (`Restart=on-failure`), and give up after `StartLimitBurst` 
 the unit `failed` for `systemctl status` to show. Restoring the backup and `reset-failed` brings
 it back.
 
-Opt-in, because it bootstraps a Debian tree (minutes, and network access to a Debian mirror):
+It bootstraps a Debian tree (about two minutes, and network access to a Debian mirror), so it runs
+only when asked: `make test` asks (RESTAI_EDGE_SYSTEMD_TEST=1), a bare `pytest` does not:
 
     RESTAI_EDGE_SYSTEMD_TEST=1 .venv/bin/python -m pytest -q tests/test_install_systemd.py
 
