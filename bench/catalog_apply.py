@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from typing import Any
 import httpx
 
 from bench.device import SLUG, device_process, provisioned_device
+from bench.latency import summary
 from edge.catalog import apply_catalog, parse_catalog
 from edge.store import Store
 from sync.central.harness import CentralDev
@@ -121,18 +121,8 @@ async def _apply_in_process(data_dir: Path, documents: list[bytes]) -> list[dict
     return timings
 
 
-def _percentile(ordered: list[float], share: float) -> float:
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def _summary(latencies: list[float]) -> dict[str, Any]:
-    ordered = sorted(latencies)
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered) * 1000, 2),
-        "p99_ms": round(_percentile(ordered, 0.99) * 1000, 2),
-        "max_ms": round(ordered[-1] * 1000, 2),
-    }
+    return summary([latency * 1000 for latency in latencies])
 
 
 def _applied_version(db_path: Path) -> str | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from typing import Any
 import httpx
 
 from bench.device import MANAGER_PIN, SLUG, device_process, provisioned_device
+from bench.latency import summary
 from edge.catalog import apply_catalog, parse_menu_document
 from edge.store import Store
 from provisioning.printer_dev import DevPrinter
@@ -43,15 +43,6 @@ MENU = {
         {"name": "Fondos", "items": [{"id": DISH, "name": "Ají de gallina", "price": 3600}]}
     ],  # fmt: skip
 }
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "p50_ms": round(statistics.median(ordered), 2),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
-        "max_ms": round(ordered[-1], 2),
-    }
 
 
 def _cli(data_dir: Any, *args: str) -> None:
@@ -116,7 +107,7 @@ def run() -> dict[str, Any]:
                          "127.0.0.1", "--port", str(printer.port))  # fmt: skip
                     time.sleep(3)  # the device picks up printers every 2 s
                 taken = _orders(client, server.url, table, token)
-                entry: dict[str, Any] = {key: _percentiles(v) for key, v in taken.items()}
+                entry: dict[str, Any] = {key: summary(v) for key, v in taken.items()}
                 if printer is not None:
                     if reading:
                         deadline = time.monotonic() + 30

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import statistics
 import sys
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ import httpx
 import socketio
 
 from bench.device import MANAGER_PIN, SLUG, device_process, pinned, provisioned_device, rss_mb
+from bench.latency import summary
 
 IDLE_DINERS = 300
 # The first SAMPLES diners are approved one by one; the other sockets only idle.
@@ -37,16 +37,6 @@ NOISE_PER_SECOND = 10
 POLLING_DINERS = 300
 POLL_PERIOD = 3.0
 SERVER_CORE, LOAD_CORE = "0", "1"
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "p50_ms": round(statistics.median(ordered), 2),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
-        "max_ms": round(ordered[-1], 2),
-        "samples": len(ordered),
-    }
 
 
 class Arrivals:
@@ -175,13 +165,13 @@ async def _measure(url: str, pid: int) -> dict[str, Any]:
         await idle.wait()
         await noise.wait()
     return {
-        "create -> staff session:pending": {**_percentiles(created_latency), "goal_p99_ms": 20},
+        "create -> staff session:pending": {**summary(created_latency), "goal_p99_ms": 20},
         "approve -> diner session:approved": {
-            **_percentiles(approved_latency),
+            **summary(approved_latency),
             "goal_p99_ms": 20,
         },
         "call waiter -> staff table:call_waiter": {
-            **(_percentiles(called_latency) if called_latency else {}),
+            **(summary(called_latency) if called_latency else {}),
             "goal_p99_ms": 20,
         },
         # Every request of the noise (a call, a bill, a done) records and delivers one event.
@@ -267,7 +257,7 @@ async def _measure_polling(url: str, pid: int) -> dict[str, Any]:
         for client in sockets:
             await client.disconnect()
     return {
-        **_percentiles(latency),
+        **summary(latency),
         "goal_p99_ms": 20,
         "polling_diners": POLLING_DINERS,
         "poll_period_s": POLL_PERIOD,

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from typing import Any
 import httpx
 
 from bench.device import device_process
+from bench.latency import percentile, summary
 from edge.clock import iso
 from provisioning.provision import ProvisionRequest, provision
 from sync.central.harness import CentralDev
@@ -160,14 +160,11 @@ def serving(data_dir: Path, log_path: Path) -> Iterator[str]:
 
 
 def _summary(latencies: list[float]) -> str:
-    ordered = sorted(latencies)
-
-    def pct(share: float) -> float:
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
-
+    ordered = sorted(latency * 1000 for latency in latencies)
+    figures = summary(ordered)
     return (
-        f"n={len(ordered)} p50={statistics.median(ordered) * 1000:.1f} ms"
-        f" p95={pct(0.95):.1f} ms p99={pct(0.99):.1f} ms max={ordered[-1] * 1000:.1f} ms"
+        f"n={figures['n']} p50={figures['p50_ms']:.1f} ms p95={percentile(ordered, 0.95):.1f} ms"
+        f" p99={figures['p99_ms']:.1f} ms max={figures['max_ms']:.1f} ms"
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from edge.store import Store
-from provisioning.command import Obj, pass_obj, run, with_store
+from provisioning.command import Obj, last_upstream_error, pass_obj, run, with_store
 from sync.catalog_pull import CatalogPuller, PullReport
 from sync.catalog_status import menu_status
 
@@ -38,12 +38,7 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
     lines.append(f"  central:      {state}: {explanations[state]}")
     lines.append(f"  etag:         {status['etag'] or '-'}")
     lines.append(f"  last pull:    {status['last_pull'] or 'never'}")
-    error = status["last_error"]
-    if error is None:
-        lines.append("  last error:   none")
-    else:
-        code = f"HTTP {error['status']}" if error["status"] is not None else "no answer"
-        lines.append(f"  last error:   {error['at']} ({code}) {error['message']}")
+    lines.append(f"  last error:   {last_upstream_error(status['last_error'])}")
     pictures = status["pictures"]
     lines.append(f"  pictures:     {pictures['kept']} of {pictures['named']} kept on the device")
     return lines

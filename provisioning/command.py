@@ -88,3 +88,11 @@ class Obj:
 
 
 pass_obj = click.make_pass_decorator(Obj)
+
+
+def last_upstream_error(error: dict[str, Any] | None) -> str:
+    """The last failed exchange with the central as `sync status` and `menu status` show it."""
+    if error is None:
+        return "none"
+    code = f"HTTP {error['status']}" if error["status"] is not None else "no answer"
+    return f"{error['at']} ({code}) {error['message']}"

@@ -15,7 +15,7 @@ import click
 
 from edge.store import Store
 from provisioning import catalog_cli
-from provisioning.command import Obj, pass_obj
+from provisioning.command import Obj, last_upstream_error, pass_obj
 from sync import outbox
 from sync.catalog_pull import CatalogPuller, PullReport
 from sync.central.cli import central_dev_command
@@ -41,12 +41,7 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
         waiting += f", oldest finished {status['oldest_waiting']}"
     lines.append(f"  waiting:      {waiting}")
     lines.append(f"  last success: {status['last_success'] or 'never'}")
-    error = status["last_error"]
-    if error is None:
-        lines.append("  last error:   none")
-    else:
-        code = f"HTTP {error['status']}" if error["status"] is not None else "no answer"
-        lines.append(f"  last error:   {error['at']} ({code}) {error['message']}")
+    lines.append(f"  last error:   {last_upstream_error(status['last_error'])}")
     if status["next_attempt_at"]:
         lines.append(f"  next attempt: {status['next_attempt_at']}")
     if status["stopped"]:
