@@ -76,6 +76,10 @@ def _open_connection(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+        # Each piece of work's savepoint journals the pages it touches; spilled to a temporary
+        # file past 64 KB (most groups), that was ~17 writes to a file per created session, on
+        # the loop while the write lock is held. Memory is enough: it never outlives the group.
+        conn.execute("PRAGMA temp_store = MEMORY")
     except BaseException:
         conn.close()
         raise
