@@ -205,7 +205,9 @@ def test_a_finished_session_reaches_the_central_at_once(
     for session_id, status in ((ended, "completed"), (rejected, "rejected")):
         assert stored[session_id]["deviceId"] == device_id
         assert stored[session_id]["branchSlug"] == SLUG
-        assert stored[session_id]["payload"] == json.loads(decode_payload(rows[session_id]["payload"]))
+        assert stored[session_id]["payload"] == json.loads(
+            decode_payload(rows[session_id]["payload"])
+        )
         assert stored[session_id]["payload"]["status"] == status
     status = sync_state(server)
     assert status["state"] == "ok" and status["queue_depth"] == 0
