@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 
 def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # time.strftime: a third of datetime's cost, on every write's timestamps.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def now_iso() -> str:

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from edge.clock import iso
 from edge.store import Store, Transaction
 
@@ -22,6 +24,9 @@ log = logging.getLogger("restai_edge.events")
 
 # Events the branch's staff see but a diner's session room does not.
 BRANCH_ONLY_EVENTS = frozenset({"session:pending", "table:call_waiter", "table:request_bill"})
+# Payloads are written inside the write transaction, whose lock the whole group waits on:
+# msgspec encodes one in a fifth of json.dumps's time.
+_encode_payload = msgspec.json.Encoder().encode
 # Branch-wide events (no session) that every diner of the branch hears too, through the room
 # `diners:{branchId}` each diner's socket joins.
 DINER_BROADCAST_EVENTS = frozenset({"menu:updated"})
@@ -81,7 +86,7 @@ class EventLog:
         }
         event_id = await tx.insert(
             "INSERT INTO events (name, session_id, payload, created_at) VALUES (?, ?, ?, ?)",
-            (name, session_id, json.dumps(data), created),
+            (name, session_id, _encode_payload(data).decode(), created),
         )
         event = Event(event_id, name, branch_id, session_id, {"eventId": event_id, **data})
         tx.after_commit(lambda: self._dispatch(event))

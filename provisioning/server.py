@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,12 @@ from provisioning.device_lock import device_lock
 from provisioning.listener import listen
 
 log = logging.getLogger("restai_edge")
+
+# How long the loop may keep the interpreter from a thread that wants it back (Python's default
+# is 5 ms). The store's writer thread needs it twice per group commit, to start the COMMIT and to
+# hand its outcome back, and the next group waits for both; under load the loop always has
+# Python to run, so those waits ran to the full interval.
+SWITCH_INTERVAL = 0.0001
 
 
 @contextmanager
@@ -48,6 +55,7 @@ def _tls_listener(settings: Settings) -> Iterator[TlsListener | None]:
 def serve(settings: Settings, listener: socket.socket | None = None) -> None:
     """Serve until stopped. One process: rooms, rate limits and the single writer live in it."""
     configure_logging(settings.log_level, access_log=settings.access_log)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     data_dir: Path = settings.data_dir
     check_data_dir(data_dir)
     # Held while serving, so `restore` and a second `serve` see the device is in use.
