@@ -495,7 +495,12 @@ def test_the_uplink_down_for_a_while_then_one_pull_catches_up(
         picture_url = items(server)[CEVICHE]["image_url"]
         central.stop()
         wait_until(lambda: menu_status(server)["state"] == "retrying", 10, "the outage noticed")
-        assert "cannot reach" in server.log() or "interrupted" in server.log()
+        # The log line follows the state's commit: wait for it rather than race it.
+        wait_until(
+            lambda: "cannot reach" in server.log() or "interrupted" in server.log(),
+            5,
+            "the outage logged",
+        )
         # Offline: the last good catalog and its pictures are still served.
         assert items(server)[CEVICHE]["image_url"] == picture_url
         assert httpx.get(server.url + picture_url).status_code == 200
