@@ -32,9 +32,27 @@ def _needs(tool: str, package: str) -> str:
     return path
 
 
+# zbar scanning a whole sheet of codes now and then fails to finish one of them (a code it reads
+# at once when cropped; zxing-cpp reads it on the page too), so a large page is also read in
+# overlapping windows, each wide enough to hold a whole code at 300 dpi.
+WINDOW, STEP = 900, 450
+
+
 def _decode(image: Image.Image) -> list[str]:
-    found = pyzbar.decode(image.convert("L"), symbols=[pyzbar.ZBarSymbol.QRCODE])
-    return [s.data.decode("utf-8") for s in found]
+    gray = image.convert("L")
+    regions = [gray]
+    if max(gray.size) > 2 * WINDOW:
+        regions += [
+            gray.crop((left, top, left + WINDOW, top + WINDOW))
+            for top in range(0, max(1, gray.height - STEP), STEP)
+            for left in range(0, max(1, gray.width - STEP), STEP)
+        ]
+    found = {
+        symbol.data.decode("utf-8")
+        for region in regions
+        for symbol in pyzbar.decode(region, symbols=[pyzbar.ZBarSymbol.QRCODE])
+    }
+    return sorted(found)
 
 
 def _tables(base_url: str, slug: str, numbers) -> list[QrTable]:
@@ -50,7 +68,7 @@ def _tables(base_url: str, slug: str, numbers) -> list[QrTable]:
 def _rasterise_pdf(pdf: Path, tmp_path: Path) -> list[Image.Image]:
     pdftoppm = _needs("pdftoppm", "poppler-utils")
     subprocess.run(
-        [pdftoppm, "-r", "150", "-png", str(pdf), str(tmp_path / "page")],
+        [pdftoppm, "-r", "300", "-png", str(pdf), str(tmp_path / "page")],
         check=True,
         capture_output=True,
     )
