@@ -25,6 +25,9 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 
 SECRET = "baseline-secret-" + "x" * 48
+# What the device must send with every answer carrying a token or personal data (issue #13.8),
+# so the ceiling's answers are the same bytes as the device's.
+API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 CHECK_SESSION = {
     "success": True,
     "data": {
@@ -79,13 +82,13 @@ def create_app(db_path: str, synchronous: str = "FULL") -> Sanic:
 
     @app.get("/api/customer/<slug>/<code>/check-session")
     async def check_session(request: Request, slug: str, code: str) -> HTTPResponse:
-        return json(CHECK_SESSION)
+        return json(CHECK_SESSION, headers=API_HEADERS)
 
     @app.get("/api/customer/<slug>/<code>/session-status/<session_id>")
     async def session_status(
         request: Request, slug: str, code: str, session_id: str
     ) -> HTTPResponse:
-        return json(SESSION_STATUS)
+        return json(SESSION_STATUS, headers=API_HEADERS)
 
     @app.post("/api/customer/<slug>/<code>/session")
     async def start_session(request: Request, slug: str, code: str) -> HTTPResponse:
@@ -98,7 +101,8 @@ def create_app(db_path: str, synchronous: str = "FULL") -> Sanic:
         )
         now = int(time.time())
         token = jwt.encode({"sub": session_id, "iat": now, "exp": now + 14400}, SECRET, "HS256")
-        return json({"success": True, "data": {"sessionId": session_id, "token": token}}, 201)
+        data = {"sessionId": session_id, "token": token}
+        return json({"success": True, "data": data}, 201, headers=API_HEADERS)
 
     @app.post("/api/customer/orders")
     async def place_order(request: Request) -> HTTPResponse:
@@ -132,7 +136,8 @@ def create_app(db_path: str, synchronous: str = "FULL") -> Sanic:
                 ],
             )
             await app.ctx.db.execute("COMMIT")
-        return json({"success": True, "data": {"id": order_id, "items": lines}}, 201)
+        data = {"id": order_id, "items": lines}
+        return json({"success": True, "data": data}, 201, headers=API_HEADERS)
 
     return app
 
