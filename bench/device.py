@@ -12,8 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning import provision
-from provisioning.provision import ProvisionRequest, provision_with_staff
+from provisioning.provision import MAX_TABLES, ProvisionRequest, provision_with_staff
 from provisioning.server_process import ServerProcess
 
 SLUG = "downtown-lima"
@@ -31,7 +30,6 @@ def provisioned_device(tables: int, **extra: object) -> Path:
     """A provisioned data dir. `tables` may exceed what `provision` allows a branch: the write
     benchmark takes a fresh table per created session and needs more than one run can fill."""
     data_dir = Path(tempfile.mkdtemp(prefix="restai-bench-")) / "data"
-    provision.MAX_TABLES = max(provision.MAX_TABLES, tables)
 
     request = ProvisionRequest(
         branch_slug=SLUG,
@@ -39,7 +37,8 @@ def provisioned_device(tables: int, **extra: object) -> Path:
         tables=tables,
         **extra,  # type: ignore[arg-type]
     )
-    asyncio.run(provision_with_staff(data_dir, request, [("Bench", "manager", MANAGER_PIN)]))
+    staff = [("Bench", "manager", MANAGER_PIN)]
+    asyncio.run(provision_with_staff(data_dir, request, staff, max_tables=max(tables, MAX_TABLES)))
     return data_dir
 
 

@@ -24,12 +24,12 @@ log = logging.getLogger("restai_edge.events")
 
 # Events the branch's staff see but a diner's session room does not.
 BRANCH_ONLY_EVENTS = frozenset({"session:pending", "table:call_waiter", "table:request_bill"})
-# Payloads are written inside the write transaction, whose lock the whole group waits on:
-# msgspec encodes one in a fifth of json.dumps's time.
-_encode_payload = msgspec.json.Encoder().encode
 # Branch-wide events (no session) that every diner of the branch hears too, through the room
 # `diners:{branchId}` each diner's socket joins.
 DINER_BROADCAST_EVENTS = frozenset({"menu:updated"})
+# Payloads are written inside the write transaction, whose lock the whole group waits on:
+# msgspec encodes one in a fifth of json.dumps's time.
+_encode_payload = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True)
