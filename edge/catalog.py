@@ -23,6 +23,7 @@ import msgspec
 
 from edge.clock import now_iso
 from edge.events import EventLog
+from edge.ids import new_id
 from edge.store import Store, Transaction
 
 MAX_PRICE = 10_000_000
@@ -354,10 +355,10 @@ async def _from_file(tx: Transaction, branch_id: str, document: MenuFile, versio
     }
     categories, items = [], []
     for position, category in enumerate(document.categories):
-        category_id = category_ids.get(category.name) or str(uuid.uuid4())
+        category_id = category_ids.get(category.name) or new_id()
         categories.append(CategoryDoc(category_id, category.name, position))
         for order, item in enumerate(category.items):
-            item_id = item.id or by_name.get((category.name, item.name)) or str(uuid.uuid4())
+            item_id = item.id or by_name.get((category.name, item.name)) or new_id()
             items.append(
                 ItemDoc(
                     item_id,

@@ -9,7 +9,6 @@ changes them; so the bill a waiter prints always adds up to the orders on it.
 from __future__ import annotations
 
 import json
-import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from edge.errors import (
     SessionNotActive,
     ValidationError,
 )
+from edge.ids import new_id
 from edge.printing import jobs as kitchen_tickets
 from edge.store import Params, Row, Transaction
 
@@ -236,7 +236,7 @@ async def place_order(
             "SELECT COALESCE(MAX(order_number), 0) + 1 FROM orders WHERE branch_id = ?",
             (branch_id,),
         )
-        order_id, now = str(uuid.uuid4()), now_iso()
+        order_id, now = new_id(), now_iso()
         await tx.execute(
             "INSERT INTO orders (id, branch_id, session_id, table_id, diner_id, order_number,"
             " status, notes, subtotal, tax, total, idempotency_key, created_at, updated_at)"
@@ -257,7 +257,7 @@ async def place_order(
                 now,
             ),
         )
-        line_ids = [str(uuid.uuid4()) for _ in priced]
+        line_ids = [new_id() for _ in priced]
         await tx.executemany(
             "INSERT INTO order_items (id, order_id, menu_item_id, position, name, quantity,"
             " unit_price, subtotal, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from edge import orders, table_keys, table_service
@@ -25,6 +24,7 @@ from edge.errors import (
     SessionPending,
     TableAlreadyActive,
 )
+from edge.ids import new_id
 from edge.live import LiveSession
 from edge.store import Row, Transaction
 from sync import outbox
@@ -97,7 +97,7 @@ def _is_overdue(ctx: EdgeContext, started_at: str) -> bool:
 
 
 async def _add_diner(tx: Transaction, session_id: str, diner: DinerInfo) -> str:
-    diner_id = str(uuid.uuid4())
+    diner_id = new_id()
     await tx.execute(
         "INSERT INTO diners (id, session_id, name, phone, email, birth_date, marketing_opt_in,"
         " joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -163,7 +163,7 @@ async def _open(
     status = "active" if ctx.directory.settings.auto_approve else "pending"
     started = now_iso()
     session: Row = {
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "branch_id": branch["id"],
         "table_id": table["id"],
         "customer_name": diner.name,
@@ -207,18 +207,18 @@ async def _open(
 
 async def request_table(
     ctx: EdgeContext,
-    branch_slug: str,
-    table_code: str,
+    branch: Row,
+    table: Row,
     diner: DinerInfo,
     table_key: str | None = None,
 ) -> TableRequest:
-    """Open a session on a free table, or join the table's active one (seed + contract rules).
+    """Open a session on a free table (as `edge.branch.BranchDirectory.table` found it), or join
+    the table's active one (seed + contract rules).
 
     The in-memory view of live sessions answers the common cases without a read: a free table
     is opened straight away (the store's unique index settles any race), and a request on a
     table still waiting for approval is turned down before any transaction.
     """
-    branch, table = await ctx.directory.table(branch_slug, table_code)
     known = ctx.live.on_table(table["id"])
     if known is not None and known.status == "pending" and not _is_overdue(ctx, known.started_at):
         raise SessionPending()
@@ -257,7 +257,7 @@ async def request_table(
     token = ctx.tokens.issue_customer(
         outcome.session["id"], branch["id"], table["id"], outcome.diner_id
     )
-    return replace(outcome, token=token)
+    return TableRequest(outcome.session, token, outcome.diner_id, outcome.existing)
 
 
 async def table_status(ctx: EdgeContext, branch_slug: str, table_code: str) -> LiveSession | None:

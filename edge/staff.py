@@ -17,13 +17,13 @@ import re
 import secrets
 import sqlite3
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from edge.clock import now_iso
 from edge.context import EdgeContext
 from edge.errors import InvalidCredentials, RateLimited
+from edge.ids import new_id
 from edge.store import Row, Store, Transaction
 from edge.tokens import STAFF_ROLES, StaffClaims
 
@@ -136,7 +136,7 @@ async def add_staff(store: Store, pin_key: str, name: str, role: str, pin: str) 
     _check_role(role)
     check_pin(pin)
     hashed = await asyncio.to_thread(hash_pin, pin, pin_key)
-    staff_id = str(uuid.uuid4())
+    staff_id = new_id()
 
     async def work(tx: Transaction) -> Row:
         branch_id = await tx.fetch_value("SELECT id FROM branch")

@@ -8,7 +8,6 @@ tablets, which would otherwise keep ringing for a table that has left.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from edge import orders
 from edge.clock import now_iso
 from edge.context import EdgeContext
 from edge.errors import NotFound, SessionEnded, SessionNotActive
+from edge.ids import new_id
 from edge.store import Row, Transaction
 
 ACTIONS = ("call_waiter", "request_bill")
@@ -75,7 +75,7 @@ async def request_service(
             raise SessionEnded()
         if session["status"] != "active":
             raise SessionNotActive()
-        request_id = str(uuid.uuid4())
+        request_id = new_id()
         created = await tx.execute(
             "INSERT INTO table_requests (id, branch_id, session_id, table_id, diner_id, action,"
             " status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?) ON CONFLICT DO NOTHING",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import secrets
 import sqlite3
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 from edge.branch import SHORT_CODE_ALPHABET, SLUG_MAX, SLUG_PATTERN
 from edge.clock import now_iso
 from edge.file_modes import check_data_dir
+from edge.ids import new_id
 from edge.secret_files import (
     DEVICE_ID,
     DEVICE_TOKEN,
@@ -134,9 +134,7 @@ async def _add_tables(tx: Transaction, branch_id: str, slug: str, first: int, la
         while code in taken:
             code = _short_code()
         taken.add(code)
-        rows.append(
-            (str(uuid.uuid4()), branch_id, number, f"{slug}-{number}", code, new_key(), created)
-        )
+        rows.append((new_id(), branch_id, number, f"{slug}-{number}", code, new_key(), created))
     await tx.executemany(
         "INSERT INTO tables (id, branch_id, number, code, short_code, table_key, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -163,7 +161,7 @@ async def provision(
         if branch is None:
             if request.branch_name is None or not request.tables:
                 raise ProvisionError("a new device needs --branch-name and --tables")
-            branch_id = str(uuid.uuid4())
+            branch_id = new_id()
             await tx.execute(
                 "INSERT INTO branch (id, slug, name, currency, tax_rate, base_url, central_url,"
                 " device_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -175,7 +173,7 @@ async def provision(
                     1800 if request.tax_rate is None else request.tax_rate,
                     request.base_url or DEFAULT_BASE_URL,
                     request.central_url,
-                    str(uuid.uuid4()),
+                    new_id(),
                     now_iso(),
                 ),
             )

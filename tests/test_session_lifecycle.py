@@ -89,6 +89,29 @@ def test_forged_tokens_are_refused(server: EdgeServer) -> None:
         assert answer.json()["error"] == {"code": "UNAUTHORIZED", "message": "Token invalido"}
 
 
+def test_signed_tokens_with_bad_claims_are_refused(server: EdgeServer, manager_token: str) -> None:
+    """The claims are checked after the signature: a token signed with the device's own secret
+    (a leaked one, say) but missing a claim, with one of the wrong type, or issued in the
+    future is refused all the same."""
+    created = open_session(server, server.table_code())
+    approve(server, manager_token, created["sessionId"])
+    claims = jwt.decode(created["token"], options={"verify_signature": False})
+    secret = read_secret(server.data_dir, JWT_SECRET)
+    assert refresh(server, jwt.encode(claims, secret, "HS256")).status_code == 200
+    bad_claims = [
+        {key: value for key, value in claims.items() if key != "iat"},
+        {key: value for key, value in claims.items() if key != "diner"},
+        {**claims, "exp": str(claims["exp"])},
+        {**claims, "sub": 42},
+        {**claims, "iat": claims["iat"] + 3600},
+        {**claims, "role": "owner"},
+    ]
+    for bad in bad_claims:
+        answer = refresh(server, jwt.encode(bad, secret, "HS256"))
+        assert answer.status_code == 401, bad
+        assert answer.json()["error"] == {"code": "UNAUTHORIZED", "message": "Token invalido"}
+
+
 def test_expired_tokens_are_refused(make_server) -> None:  # type: ignore[no-untyped-def]
     edge = make_server(RESTAI_EDGE_CUSTOMER_TOKEN_TTL="1", RESTAI_EDGE_STAFF_TOKEN_TTL="1")
     staff_token = edge.staff_token()

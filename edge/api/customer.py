@@ -84,9 +84,9 @@ async def _request_table(
     body = decode_body(request, body_type)
     diner, key = _diner_info(body), body.tableKey
     # Resolve the table first so a typo in a URL does not use up the diner's allowance.
-    await ctx.directory.table(branch_slug, table_code)
+    branch, table = await ctx.directory.table(branch_slug, table_code)
     with address_quotas(ctx, request.ip) as quotas:
-        outcome = await sessions.request_table(ctx, branch_slug, table_code, diner, key)
+        outcome = await sessions.request_table(ctx, branch, table, diner, key)
         quotas.settle(outcome)
     if outcome.closed:
         return ok({"status": "active"})

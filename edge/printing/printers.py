@@ -10,11 +10,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from edge.clock import now_iso
+from edge.ids import new_id
 from edge.outbox import drop_topic
 from edge.store import Row, Store, Transaction
 
@@ -153,7 +153,7 @@ async def add_printer(
         if await tx.fetch_value("SELECT 1 FROM printers WHERE name = ?", (name,)):
             raise PrinterError(f"a printer named {name!r} already exists")
         category_ids = await resolve_categories(tx, categories)
-        printer = Printer(str(uuid.uuid4()), name, host, port, width, category_ids)
+        printer = Printer(new_id(), name, host, port, width, category_ids)
         await tx.execute(
             "INSERT INTO printers (id, branch_id, name, host, port, width, categories,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
