@@ -45,10 +45,11 @@ MAX_BODY_BYTES = 64 * 1024
 EdgeApp = Sanic[Config, EdgeContext]
 
 
-async def refuse_malformed_requests(request: Request) -> None:
+def refuse_malformed_requests(request: Request) -> None:
     """Answer two kinds of malformed request as bad input, before Sanic would log them as
     errors: a GET or HEAD carrying a body (answered with the body left unread), and a path
-    climbing out with `..` (a traversal attempt at the static files)."""
+    climbing out with `..` (a traversal attempt at the static files). Not a coroutine: it runs
+    before every request, and Sanic awaits only what is awaitable."""
     if request.method in {"GET", "HEAD"} and (
         request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
     ):
