@@ -2,7 +2,7 @@
 
 Prices come only from the store's menu and are copied onto the order as it is placed, so a later
 menu change never rewrites a bill. Tax is worked out per order in integer cents, and a session's
-totals are the sum of its orders that were not cancelled, rewritten by every transaction that
+totals are the sum of its orders that were not cancelled, kept so by every transaction that
 changes them; so the bill a waiter prints always adds up to the orders on it.
 """
 
@@ -135,6 +135,16 @@ async def _view(tx: Transaction, order_id: str) -> dict[str, Any]:
     order = await tx.fetch_one(f"{ORDER_SELECT} WHERE o.id = ?", (order_id,))
     assert order is not None
     return (await _views(tx.fetch_all, [order]))[0]
+
+
+async def _add_to_session_totals(tx: Transaction, session_id: str, subtotal: int, tax: int) -> None:
+    """A new order's share of its session's totals. Added rather than summed again: a table
+    that keeps ordering would otherwise make every order read all the ones before it."""
+    await tx.execute(
+        "UPDATE sessions SET subtotal = subtotal + ?, tax = tax + ?, total = total + ?"
+        " WHERE id = ?",
+        (subtotal, tax, subtotal + tax, session_id),
+    )
 
 
 async def _update_session_totals(tx: Transaction, session_id: str) -> None:
@@ -279,7 +289,7 @@ async def place_order(
             ],
         )
         await modifiers.keep(tx, line_ids, chosen)
-        await _update_session_totals(tx, session_id)
+        await _add_to_session_totals(tx, session_id, subtotal, tax)
         order = await _view(tx, order_id)
         await _record(ctx, tx, "order:new", branch_id, order)
         await kitchen_tickets.order_changed(ctx, tx, order, previous=None)
