@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from edge import orders, table_keys, table_service
@@ -257,7 +257,7 @@ async def request_table(
     token = ctx.tokens.issue_customer(
         outcome.session["id"], branch["id"], table["id"], outcome.diner_id
     )
-    return TableRequest(outcome.session, token, outcome.diner_id, outcome.existing)
+    return replace(outcome, token=token)
 
 
 async def table_status(ctx: EdgeContext, branch_slug: str, table_code: str) -> LiveSession | None:
