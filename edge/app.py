@@ -29,6 +29,7 @@ from edge.realtime import (
 )
 from edge.scheduler import build_scheduler
 from edge.secret_files import JWT_SECRET, PIN_KEY, read_secret
+from edge.server_app import ServerApp
 from edge.settings import Settings
 from edge.staff import seal_pin_hashes
 from edge.store import Store
@@ -42,7 +43,7 @@ log = logging.getLogger("restai_edge")
 APP_NAME = "restai_edge"
 MAX_BODY_BYTES = 64 * 1024
 
-EdgeApp = Sanic[Config, EdgeContext]
+EdgeApp = ServerApp[Config, EdgeContext]
 
 
 def refuse_malformed_requests(request: Request) -> None:
@@ -88,7 +89,7 @@ def _routed_app(name: str, ctx: EdgeContext) -> EdgeApp:
     """An app serving every route of the device from `ctx`, with no listeners of its own."""
     # msgspec encodes our answers several times faster than the standard library.
     # configure_logging=False: Sanic's loggers go through edge.logs like every other library's.
-    app: EdgeApp = Sanic(
+    app: EdgeApp = ServerApp(
         name,
         ctx=ctx,
         dumps=msgspec.json.encode,

@@ -22,6 +22,7 @@ from sync.central.harness import CentralDev
 from tests.catalog_docs import CAUSA, CEVICHE, LOMO, catalog, find
 from tests.conftest import SLUG, EdgeServer, approve, auth, open_session, provision_device
 from tests.test_catalog_pull import menu_status, sync_status, wait_until, wait_version
+from tests.test_realtime import hang_up
 
 TOKEN = "menu-updates-device-token-c81f"
 FAST = {
@@ -191,7 +192,7 @@ async def ears(server: EdgeServer, token: str, **extra: Any) -> AsyncIterator[Ea
     try:
         yield listener
     finally:
-        await listener.client.disconnect()
+        await hang_up(listener.client)
 
 
 def run_cli(server: EdgeServer, *args: str) -> None:

@@ -11,6 +11,7 @@ from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 
+from edge.server_app import ServerApp
 from sync.central.auth import guard_admin_paths
 from sync.central.catalog import add_catalog, load_catalog_file
 from sync.central.clock import Clock
@@ -41,7 +42,7 @@ def create_central_app(
     if device_token == admin_token:
         raise ValueError("the admin token must differ from the device token")
 
-    app = Sanic(f"restai_central_dev_{os.getpid()}_{next(_app_counter)}")
+    app: Sanic = ServerApp(f"restai_central_dev_{os.getpid()}_{next(_app_counter)}")
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     # Let the `slow` fault hold a request for a long time without Sanic
