@@ -7,7 +7,7 @@ import logging
 from urllib.parse import unquote
 
 import msgspec
-from sanic import Request, Sanic
+from sanic import Request
 from sanic.config import Config
 
 from edge import pages

@@ -33,9 +33,7 @@ class ServerApp(Sanic[config_type, ctx_type]):
         if self.state.is_running:
             super().stop(terminate=terminate, unregister=unregister)
         else:
-            self._deferred_stop = partial(
-                super().stop, terminate=terminate, unregister=unregister
-            )
+            self._deferred_stop = partial(super().stop, terminate=terminate, unregister=unregister)
 
     def set_serving(self, serving: bool) -> None:
         super().set_serving(serving)
