@@ -32,6 +32,7 @@ from bench.device import (
     baseline_process,
     device_process,
     provisioned_device,
+    settled,
     wrk,
 )
 from provisioning.server_process import ServerProcess
@@ -143,7 +144,7 @@ def _session_figures(seconds: int, layout: str) -> dict[str, Any]:
 
     def on_device(_: str) -> WrkResult:
         # Every 201 takes a table for good: each device run gets a fresh branch.
-        device = device_process(provisioned_device(TABLES), cpus=server_cpus).start()
+        device = settled(device_process(provisioned_device(TABLES), cpus=server_cpus).start())
         try:
             url = device.url + prefix
             result = wrk(url, seconds, CONNECTIONS, SESSIONS_SCRIPT, *args, cpus=load_cpus)
@@ -195,7 +196,7 @@ def _order_device(cpus: str | None) -> tuple[ServerProcess, list[str]]:
     cli = [sys.executable, "-m", "provisioning", "--data-dir", str(data_dir)]
     subprocess.run([*cli, "menu", "import", str(DEMO_MENU)], check=True, capture_output=True)
     subprocess.run([*cli, "settings", "auto_approve", "true"], check=True, capture_output=True)
-    device = device_process(data_dir, cpus=cpus).start()
+    device = settled(device_process(data_dir, cpus=cpus).start())
     tokens = []
     for number in range(1, ORDER_DINERS + 1):
         answer = httpx.post(
@@ -239,7 +240,7 @@ def _order_figures(seconds: int, layout: str) -> dict[str, Any]:
 
 
 def run(seconds: int = 4) -> dict[str, Any]:
-    device = device_process(provisioned_device(TABLES)).start()
+    device = settled(device_process(provisioned_device(TABLES)).start())
     ceiling = baseline_process(Path(tempfile.mkdtemp()) / "baseline.db").start()
     try:
         results = _read_figures(device, ceiling, seconds)

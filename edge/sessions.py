@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from edge import orders, table_keys, table_service
@@ -47,15 +47,15 @@ class DinerInfo:
     marketing_opt_in: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TableRequest:
-    """What a diner gets back from asking for a table."""
+    """What a diner gets back from asking for a table; `token` is signed once it is committed."""
 
     session: Row | None
-    token: str | None
     diner_id: str | None
     existing: bool
     closed: bool = False
+    token: str | None = None
 
 
 def session_view(session: Row) -> dict[str, Any]:
@@ -202,7 +202,7 @@ async def _open(
         )
     else:
         await _record(ctx, tx, "session:approved", session, autoApproved=True)
-    return TableRequest(session, None, diner_id, existing=False)
+    return TableRequest(session, diner_id, existing=False)
 
 
 async def request_table(
@@ -241,12 +241,12 @@ async def request_table(
             return opened
         policy = ctx.directory.settings.join_policy
         if policy == "closed":
-            return TableRequest(live, None, None, existing=True, closed=True)
+            return TableRequest(live, None, existing=True, closed=True)
         if policy == "key":
             await table_keys.require_key(tx, table["id"], table_key)
         diner_id = await _add_diner(tx, live["id"], diner)
         await _record(ctx, tx, "session:joined", live, customerName=diner.name)
-        return TableRequest(live, None, diner_id, existing=True)
+        return TableRequest(live, diner_id, existing=True)
 
     outcome = await ctx.store.transact(work)
     if outcome.session is None or outcome.diner_id is None:
@@ -254,10 +254,10 @@ async def request_table(
     # Signed once committed rather than in the work: the work runs while the group holds the
     # write lock, and a signature there (a third of the work's time) held every diner queued
     # behind it; out here it overlaps the next group's fsync.
-    token = ctx.tokens.issue_customer(
+    outcome.token = ctx.tokens.issue_customer(
         outcome.session["id"], branch["id"], table["id"], outcome.diner_id
     )
-    return replace(outcome, token=token)
+    return outcome
 
 
 async def table_status(ctx: EdgeContext, branch_slug: str, table_code: str) -> LiveSession | None:
