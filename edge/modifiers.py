@@ -195,12 +195,23 @@ async def of_lines(fetch_all: FetchAll, order_ids: list[str]) -> dict[str, list[
     chosen: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         chosen[row["order_item_id"]].append(
-            {
-                "id": row["modifier_id"],
-                "name": row["name"],
-                "price": row["price"],
-                "group_id": row["group_id"],
-                "group_name": row["group_name"],
-            }
+            _view(row["modifier_id"], row["name"], row["price"], row["group_id"], row["group_name"])
         )
     return chosen
+
+
+def chosen_view(choice: Chosen) -> dict[str, Any]:
+    """A line's modifier as the API shows it, from what the line is about to keep."""
+    return _view(choice.modifier_id, choice.name, choice.price, choice.group_id, choice.group_name)
+
+
+def _view(
+    modifier_id: str, name: str, price: int, group_id: str, group_name: str
+) -> dict[str, Any]:
+    return {
+        "id": modifier_id,
+        "name": name,
+        "price": price,
+        "group_id": group_id,
+        "group_name": group_name,
+    }

@@ -210,7 +210,9 @@ async def place_order(
 ) -> Placed:
     async def work(tx: Transaction) -> Placed:
         session = await tx.fetch_one(
-            "SELECT id, branch_id, table_id, status FROM sessions WHERE id = ?", (session_id,)
+            "SELECT s.id, s.branch_id, s.table_id, s.status, t.number AS table_number"
+            " FROM sessions s JOIN tables t ON t.id = s.table_id WHERE s.id = ?",
+            (session_id,),
         )
         # The token was checked before this transaction; the session may have ended since.
         if session is None or session["status"] in ("rejected", "completed"):
@@ -290,7 +292,43 @@ async def place_order(
         )
         await modifiers.keep(tx, line_ids, chosen)
         await _add_to_session_totals(tx, session_id, subtotal, tax)
-        order = await _view(tx, order_id)
+        # The view of what was just written, from the same values rather than read back: three
+        # more queries were a tenth of an order's time on one core (tests compare it with a read).
+        placed_row = {
+            "id": order_id,
+            "branch_id": branch_id,
+            "session_id": session_id,
+            "table_id": session["table_id"],
+            "table_number": session["table_number"],
+            "order_number": number,
+            "status": "pending",
+            "notes": new.notes,
+            "subtotal": subtotal,
+            "tax": tax,
+            "total": subtotal + tax,
+            "created_at": now,
+            "updated_at": now,
+        }
+        items = [
+            {
+                "id": line_id,
+                "menu_item_id": row["id"],
+                "name": row["name"],
+                "quantity": line.quantity,
+                "unit_price": unit_price,
+                "subtotal": unit_price * line.quantity,
+                "notes": line.notes,
+            }
+            for line_id, (row, line, unit_price) in zip(line_ids, priced, strict=True)
+        ]
+        order = order_view(
+            placed_row,
+            items,
+            {
+                line_id: [modifiers.chosen_view(choice) for choice in extra]
+                for line_id, extra in zip(line_ids, chosen, strict=True)
+            },
+        )
         await _record(ctx, tx, "order:new", branch_id, order)
         await kitchen_tickets.order_changed(ctx, tx, order, previous=None)
         return Placed(order, replayed=False)

@@ -448,3 +448,39 @@ def test_the_central_receives_accounts_that_match_the_device_to_the_cent(
     # The first table by hand: 3 x (4200 + 350 + 275) + 2 x 2800 = 20075; 18% = 3613.5 -> 3614.
     first = received[next(iter(sessions))]["payload"]
     assert (first["subtotal"], first["tax"], first["total"]) == (20075, 3614, 23689)
+
+
+def test_a_placed_order_answers_exactly_what_is_then_read_back(
+    edge: EdgeServer, manager_token: str
+) -> None:
+    """The answer to a POST is built from the values written, not read back: it must be the
+    order every later read shows, line for line and modifier for modifier."""
+    diner = seated(edge, manager_token)
+    body = {
+        "items": [
+            line(LOMO, TOCINO, A_PUNTO, HUEVO, quantity=2, notes="sin cebolla"),
+            line(CEVICHE),
+            line(ANTICUCHO, ROCOTO, HUANCAINA, quantity=3),
+            line(PISCO, SIN_AZUCAR, notes="con hielo"),
+        ],
+        "notes": "cumpleaños en la mesa",
+    }
+    answer = httpx.post(f"{edge.url}/api/customer/orders", json=body, headers=auth(diner["token"]))
+    assert answer.status_code == 201, answer.text
+    placed = answer.json()["data"]
+
+    as_diner = httpx.get(
+        f"{edge.url}/api/customer/orders/{placed['id']}", headers=auth(diner["token"])
+    ).json()["data"]
+    as_staff = httpx.get(
+        f"{edge.url}/api/orders/{placed['id']}", headers=auth(manager_token)
+    ).json()["data"]
+    assert placed == as_diner
+    assert {key: as_staff[key] for key in placed} == placed
+    assert chosen(placed["items"][0]) == [
+        (A_PUNTO, "A punto", 0),
+        (HUEVO, "Huevo frito", 350),
+        (TOCINO, "Tocino", 400),
+    ]
+    assert [item["notes"] for item in placed["items"]] == ["sin cebolla", None, None, "con hielo"]
+    assert placed["notes"] == "cumpleaños en la mesa"
