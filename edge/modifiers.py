@@ -10,14 +10,13 @@ so a later catalog never rewrites a bill or a kitchen ticket.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from edge.errors import ItemUnavailable, ValidationError
-from edge.store import Params, Row, Transaction
+from edge.store import Params, Row, Transaction, json_array
 
 FetchAll = Callable[[str, Params], Awaitable[list[Row]]]
 
@@ -70,7 +69,7 @@ async def _item_groups(tx: Transaction, item_ids: list[str]) -> dict[str, list[G
         "SELECT l.item_id, g.id, g.name, g.min_selections, g.max_selections"
         " FROM menu_item_modifier_groups l JOIN modifier_groups g ON g.id = l.group_id"
         " WHERE l.item_id IN (SELECT value FROM json_each(?)) ORDER BY l.item_id, l.position",
-        (json.dumps(item_ids),),
+        (json_array(item_ids),),
     )
     groups: dict[str, list[Group]] = defaultdict(list)
     for row in rows:
@@ -85,7 +84,7 @@ async def _modifiers(tx: Transaction, modifier_ids: list[str]) -> dict[str, Row]
         " g.name AS group_name, g.sort_order AS group_sort FROM modifiers m"
         " JOIN modifier_groups g ON g.id = m.group_id"
         " WHERE m.id IN (SELECT value FROM json_each(?))",
-        (json.dumps(modifier_ids),),
+        (json_array(modifier_ids),),
     )
     return {row["id"]: row for row in rows}
 
@@ -190,7 +189,7 @@ async def of_lines(fetch_all: FetchAll, order_ids: list[str]) -> dict[str, list[
         " FROM order_item_modifiers m JOIN order_items i ON i.id = m.order_item_id"
         " WHERE i.order_id IN (SELECT value FROM json_each(?))"
         " ORDER BY m.order_item_id, m.position",
-        (json.dumps(order_ids),),
+        (json_array(order_ids),),
     )
     chosen: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:

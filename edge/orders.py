@@ -8,7 +8,6 @@ changes them; so the bill a waiter prints always adds up to the orders on it.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from edge.errors import (
 )
 from edge.ids import new_id
 from edge.printing import jobs as kitchen_tickets
-from edge.store import Params, Row, Transaction
+from edge.store import Params, Row, Transaction, json_array
 
 ORDER_STATUSES = (
     "pending",
@@ -122,7 +121,7 @@ async def _views(fetch_all: FetchAll, orders: list[Row]) -> list[dict[str, Any]]
         "SELECT id, order_id, menu_item_id, name, quantity, unit_price, subtotal, notes"
         " FROM order_items WHERE order_id IN (SELECT value FROM json_each(?))"
         " ORDER BY order_id, position",
-        (json.dumps([order["id"] for order in orders]),),
+        (json_array(order["id"] for order in orders),),
     )
     by_order: dict[str, list[Row]] = defaultdict(list)
     for item in items:
@@ -181,7 +180,7 @@ async def _record(
 
 async def _menu_rows(tx: Transaction, branch_id: str, lines: list[OrderLine]) -> list[Row]:
     """The menu rows the lines name, in line order; unknown or sold-out items refuse the order."""
-    wanted = json.dumps(sorted({line.menu_item_id for line in lines}))
+    wanted = json_array(sorted({line.menu_item_id for line in lines}))
     menu = {
         row["id"]: row
         for row in await tx.fetch_all(
@@ -210,8 +209,9 @@ async def place_order(
 ) -> Placed:
     async def work(tx: Transaction) -> Placed:
         session = await tx.fetch_one(
-            "SELECT s.id, s.branch_id, s.table_id, s.status, t.number AS table_number"
-            " FROM sessions s JOIN tables t ON t.id = s.table_id WHERE s.id = ?",
+            "SELECT s.id, s.branch_id, s.table_id, s.status, t.number AS table_number,"
+            " b.tax_rate FROM sessions s JOIN tables t ON t.id = s.table_id"
+            " JOIN branch b ON b.id = s.branch_id WHERE s.id = ?",
             (session_id,),
         )
         # The token was checked before this transaction; the session may have ended since.
@@ -239,8 +239,7 @@ async def place_order(
         ]
         priced = list(zip(rows, new.lines, unit_prices, strict=True))
         subtotal = sum(unit_price * line.quantity for _, line, unit_price in priced)
-        tax_rate = await tx.fetch_value("SELECT tax_rate FROM branch WHERE id = ?", (branch_id,))
-        tax = tax_for(subtotal, tax_rate)
+        tax = tax_for(subtotal, session["tax_rate"])
         # One sequence for the life of the branch, never reset: a ticket number names one order
         # across midnight and in upstream records, and the device has no setting for when a
         # restaurant's day begins. The single writer makes MAX + 1 race-free.
@@ -411,7 +410,7 @@ async def list_orders(
     where, params = ["o.branch_id = ?"], [branch_id]
     if statuses:
         where.append("o.status IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(list(statuses)))
+        params.append(json_array(statuses))
     if session_id is not None:
         where.append("o.session_id = ?")
         params.append(session_id)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import aiosqlite
+import msgspec
 
 from edge.store_check import check_store, create_store, store_uri, truncate_wal
 from edge.write_health import WriteHealth, is_storage_full
@@ -56,6 +57,16 @@ GROUP_MAX = 64
 # An executemany with more rows than this runs on the writer's thread: a catalog of thousands
 # of items takes tens of milliseconds to insert, which diners must not wait behind.
 BULK_ROWS = 100
+
+
+_encode_json = msgspec.json.Encoder().encode
+
+
+def json_array(values: Iterable[Any]) -> str:
+    """`values` as a JSON array, for `IN (SELECT value FROM json_each(?))`: one statement for
+    any number of ids. Text, not msgspec's bytes, which SQLite would take for a JSONB blob; and
+    a tenth of json.dumps's time, paid a few times by every order."""
+    return _encode_json(list(values)).decode()
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
