@@ -11,23 +11,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from edge.clock import parse_iso
 from edge.context import EdgeContext
 from edge.errors import RateLimited
 from edge.sessions import TableRequest
-
-
-class AddressQuotas:
-    """Hands the request's outcome to `address_quotas`, which settles what was taken."""
-
-    def __init__(self) -> None:
-        self.outcome: TableRequest | None = None
-
-    def settle(self, outcome: TableRequest) -> None:
-        self.outcome = outcome
 
 
 def _pending_retry_after(ctx: EdgeContext, address: str) -> int:
@@ -42,33 +30,47 @@ def _pending_retry_after(ctx: EdgeContext, address: str) -> int:
     return max(1, math.ceil(min(remaining, default=ttl)))
 
 
-@contextmanager
-def address_quotas(ctx: EdgeContext, address: str) -> Iterator[AddressQuotas]:
-    limiter, pending = ctx.session_limiter, ctx.pending_quota
-    if limiter is not None:
-        wait = limiter.take(address)
-        if wait:
-            raise RateLimited(wait)
-    slot = None
-    if pending is not None:
-        slot = pending.acquire(address)
-        if slot is None:
-            if limiter is not None:
-                limiter.refund(address)
-            raise RateLimited(
-                _pending_retry_after(ctx, address),
-                details={"reason": "a table request from this device is still waiting"},
-            )
-    quotas = AddressQuotas()
-    try:
-        yield quotas
-    finally:
-        outcome = quotas.outcome
+class AddressQuotas:
+    """Takes the address's quotas on entry; on exit gives back what the request's outcome
+    (`settle`) did not use. A class rather than a generator: it wraps every table request."""
+
+    __slots__ = ("_ctx", "_address", "_slot", "_outcome")
+
+    def __init__(self, ctx: EdgeContext, address: str) -> None:
+        self._ctx, self._address = ctx, address
+        self._slot: object | None = None
+        self._outcome: TableRequest | None = None
+
+    def __enter__(self) -> AddressQuotas:
+        ctx, address = self._ctx, self._address
+        limiter, pending = ctx.session_limiter, ctx.pending_quota
+        if limiter is not None:
+            wait = limiter.take(address)
+            if wait:
+                raise RateLimited(wait)
+        if pending is not None:
+            self._slot = pending.acquire(address)
+            if self._slot is None:
+                if limiter is not None:
+                    limiter.refund(address)
+                raise RateLimited(
+                    _pending_retry_after(ctx, address),
+                    details={"reason": "a table request from this device is still waiting"},
+                )
+        return self
+
+    def settle(self, outcome: TableRequest) -> None:
+        self._outcome = outcome
+
+    def __exit__(self, *exc: object) -> None:
+        limiter, pending = self._ctx.session_limiter, self._ctx.pending_quota
+        address = self._address
+        outcome = self._outcome
         session = outcome.session if outcome is not None and not outcome.existing else None
         if limiter is not None and session is None:
             limiter.refund(address)
-        if pending is not None and slot is not None:
+        if pending is not None and self._slot is not None:
             if session is not None and session["status"] == "pending":
-                pending.bind(address, slot, session["id"])
+                pending.bind(address, self._slot, session["id"])
             else:
-                pending.release(address, slot)
+                pending.release(address, self._slot)

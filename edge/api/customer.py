@@ -15,7 +15,7 @@ from edge import sessions
 from edge.api.request_body import decode_body, invalid, require_uuid
 from edge.api.responses import edge_ctx, ok
 from edge.auth import require_diner
-from edge.quotas import address_quotas
+from edge.quotas import AddressQuotas
 from edge.table_keys import KEY_MAX_LENGTH
 
 bp = Blueprint("customer_sessions", url_prefix="/api/customer")
@@ -85,7 +85,7 @@ async def _request_table(
     diner, key = _diner_info(body), body.tableKey
     # Resolve the table first so a typo in a URL does not use up the diner's allowance.
     branch, table = await ctx.directory.table(branch_slug, table_code)
-    with address_quotas(ctx, request.ip) as quotas:
+    with AddressQuotas(ctx, request.ip) as quotas:
         outcome = await sessions.request_table(ctx, branch, table, diner, key)
         quotas.settle(outcome)
     if outcome.closed:
