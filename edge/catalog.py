@@ -24,7 +24,7 @@ import msgspec
 from edge.clock import now_iso
 from edge.events import EventLog
 from edge.ids import new_id
-from edge.store import Store, Transaction
+from edge.store import Store, Transaction, json_array
 
 MAX_PRICE = 10_000_000
 MAX_CATEGORIES = 500
@@ -433,7 +433,7 @@ async def _replace_groups(tx: Transaction, branch_id: str, catalog: Catalog) -> 
         " (SELECT id FROM menu_items WHERE branch_id = ?)",
         (branch_id,),
     )
-    keep = json.dumps([group.id for group in groups])
+    keep = json_array(group.id for group in groups)
     await tx.execute(
         "DELETE FROM modifier_groups WHERE branch_id = ? AND id NOT IN"
         " (SELECT value FROM json_each(?))",
@@ -454,7 +454,7 @@ async def _replace_groups(tx: Transaction, branch_id: str, catalog: Catalog) -> 
         "DELETE FROM modifiers WHERE group_id IN"
         " (SELECT id FROM modifier_groups WHERE branch_id = ?)"
         " AND id NOT IN (SELECT value FROM json_each(?))",
-        (branch_id, json.dumps([modifier.id for _, modifier in modifiers])),
+        (branch_id, json_array(modifier.id for _, modifier in modifiers)),
     )
     await tx.executemany(
         "INSERT INTO modifiers (id, group_id, name, price, is_available, sort_order)"
@@ -528,7 +528,7 @@ async def apply_catalog(
         await tx.execute(
             "DELETE FROM menu_categories WHERE branch_id = ? AND id NOT IN"
             " (SELECT value FROM json_each(?))",
-            (branch_id, json.dumps([category.id for category in catalog.categories])),
+            (branch_id, json_array(category.id for category in catalog.categories)),
         )
         await tx.executemany(
             "INSERT INTO menu_categories (id, branch_id, name, sort_order, is_active)"

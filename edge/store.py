@@ -64,8 +64,9 @@ _encode_json = msgspec.json.Encoder().encode
 
 def json_array(values: Iterable[Any]) -> str:
     """`values` as a JSON array, for `IN (SELECT value FROM json_each(?))`: one statement for
-    any number of ids. Text, not msgspec's bytes, which SQLite would take for a JSONB blob; and
-    a tenth of json.dumps's time, paid a few times by every order."""
+    any number of ids; every such statement takes its list from here. Text, not msgspec's bytes,
+    which SQLite would take for a JSONB blob; a tenth of json.dumps's time, paid a few times by
+    every order."""
     return _encode_json(list(values)).decode()
 
 

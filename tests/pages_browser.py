@@ -190,9 +190,10 @@ def open_page(browser: Browser) -> Iterator[Opener]:
         # own: a routed request waits for this test's thread to handle it, which a sync
         # Playwright client does only inside a Playwright call. Routing everything held each
         # request a page made while the test waited on anything else (a printer, an HTTP call):
-        # a reprint's POST sat 35 s until the test's teardown.
+        # a reprint's POST sat 35 s until the test's teardown. (WebSockets are never routed;
+        # `Watch.websocket` records a foreign one.)
         port = server.port
-        context.route(re.compile(rf"^(https?|wss?)://(?!127\.0\.0\.1:{port}/)"), watch.leave)
+        context.route(re.compile(rf"^https?://(?!127\.0\.0\.1:{port}/)"), watch.leave)
         if not realtime:
             context.route(re.compile(r"/socket\.io/"), lambda route: route.abort())
         if beeps:

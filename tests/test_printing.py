@@ -144,8 +144,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-# Generous: a ticket waits for two commits (the queueing and the claim), and while the suite's
-# install test boots Debian beside this one, an fsync has been seen to take seconds.
+# Generous: only a failing test waits this long, and CI runs Chromium and a Debian boot beside it.
 def wait_tickets(printer: DevPrinter, count: int, timeout: float = 30) -> list[Ticket]:
     wait_until(lambda: len(printer.tickets()) >= count, timeout, f"{count} ticket(s)")
     return printer.tickets()

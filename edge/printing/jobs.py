@@ -17,7 +17,7 @@ from typing import Any
 from edge import outbox
 from edge.context import EdgeContext
 from edge.printing.printers import Printer
-from edge.store import Store, Transaction
+from edge.store import Store, Transaction, json_array
 
 PRINT_ON = ("new", "confirmed")
 ACCEPTED = frozenset({"confirmed", "preparing"})
@@ -74,7 +74,7 @@ async def queue_tickets(
         row["id"]: row["category_id"]
         for row in await tx.fetch_all(
             "SELECT id, category_id FROM menu_items WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps([item["menu_item_id"] for item in items]),),
+            (json_array(item["menu_item_id"] for item in items),),
         )
     }
     header = await tx.fetch_one(
