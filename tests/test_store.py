@@ -1,5 +1,5 @@
 """The single writer's guarantees, on real SQLite files: group commit with one failing piece of
-work rolling back alone, after-commit callbacks only after commit, shielding from a cancelled
+work rolling back alone (run again in savepoints only when it had written), after-commit callbacks only after commit, shielding from a cancelled
 caller, and a loop that never waits for a lock another process holds or for a bulk insert."""
 
 from __future__ import annotations
@@ -85,6 +85,53 @@ async def test_a_failing_piece_of_work_rolls_back_alone(store: Store) -> None:
     # The duplicate broke the unique index: SQLite's own error, also confined to its work.
     assert "UNIQUE" in str(results[2])
     assert await texts(store) == {"a", "c"}
+
+
+class Counted:
+    """Pieces of work that count their runs: a group runs bare first, and again in savepoints
+    only if one of its pieces failed after writing."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, int] = {}
+
+    def insert(self, text: str, fail: str | None = None):  # type: ignore[no-untyped-def]
+        async def work(tx: Transaction) -> int:
+            self.runs[text] = self.runs.get(text, 0) + 1
+            if fail == "before writing":
+                raise ValueError(f"refused {text}")
+            rowid = await tx.insert("INSERT INTO notes (text) VALUES (?)", (text,))
+            if fail == "after writing":
+                raise ValueError(f"refused {text}")
+            return rowid
+
+        return work
+
+
+async def rowids(store: Store) -> dict[str, int]:
+    return {row["text"]: row["id"] for row in await store.fetch_all("SELECT id, text FROM notes")}
+
+
+async def test_work_failing_before_writing_fails_alone_in_one_run(store: Store) -> None:
+    counted = Counted()
+    works = [counted.insert("a"), counted.insert("b", "before writing"), counted.insert("c")]
+    results = await asyncio.gather(*(store.transact(w) for w in works), return_exceptions=True)
+    assert isinstance(results[1], ValueError)
+    assert counted.runs == {"a": 1, "b": 1, "c": 1}
+    assert await rowids(store) == {"a": results[0], "c": results[2]}
+
+
+async def test_work_failing_after_writing_runs_its_group_again(store: Store) -> None:
+    counted = Counted()
+    works = [counted.insert("a"), counted.insert("b", "after writing"), counted.insert("c")]
+    results = await asyncio.gather(*(store.transact(w) for w in works), return_exceptions=True)
+    assert isinstance(results[1], ValueError)
+    # "a" ran before the failure and again in the second run, whose answers are committed.
+    assert counted.runs == {"a": 2, "b": 2, "c": 1}
+    assert await rowids(store) == {"a": results[0], "c": results[2]}
+    # The writer goes on bare: the next group is not run twice.
+    counted.runs.clear()
+    await asyncio.gather(store.transact(counted.insert("d")), store.transact(counted.insert("e")))
+    assert counted.runs == {"d": 1, "e": 1}
 
 
 async def test_after_commit_runs_only_after_commit_and_before_the_answer(store: Store) -> None:
