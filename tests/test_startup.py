@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from edge.store_check import check_store
 from provisioning.server_process import ServerProcess, free_port
 from tests.conftest import SLUG, provision_device
 
@@ -254,6 +255,49 @@ def test_store_from_an_older_release_is_brought_forward(tmp_path: Path) -> None:
     assert max(versions) == latest
     assert device == "dev-1"
     assert f"schema from 2 to {latest}" in server.log(), server.log()
+
+
+def test_rebuilding_sessions_and_orders_keeps_every_row_as_it_was(tmp_path: Path) -> None:
+    """Migration 12 rebuilds both tables to rewrite their status rules: every row comes through
+    with its rowid (retention deletes by rowid), the rows that refer to them still resolve, and
+    a status outside the rules is refused as before."""
+    data_dir = tmp_path / "data"
+    _older_release_store(data_dir, up_to=11)
+    db = data_dir / "edge.db"
+    _sql(
+        db,
+        "INSERT INTO sessions (rowid, id, branch_id, table_id, customer_name, status, started_at,"
+        " ended_at) VALUES (7, 's1', 'b1', 't1', 'Ana', 'completed', '2024-01-01T00:00:00Z',"
+        " '2024-01-01T01:00:00Z')",
+        "INSERT INTO diners (id, session_id, name, joined_at)"
+        " VALUES ('d1', 's1', 'Ana', '2024-01-01T00:00:00Z')",
+        "INSERT INTO orders (rowid, id, branch_id, session_id, table_id, diner_id, order_number,"
+        " status, subtotal, tax, total, created_at, updated_at) VALUES (9, 'o1', 'b1', 's1',"
+        " 't1', 'd1', 1, 'served', 1000, 180, 1180, '2024-01-01T00:10:00Z',"
+        " '2024-01-01T00:20:00Z')",
+    )
+    conn = sqlite3.connect(db)
+    before = [
+        conn.execute(f"SELECT rowid, * FROM {table}").fetchall() for table in ("sessions", "orders")
+    ]
+    conn.close()
+
+    assert check_store(db).upgraded_from == 11
+
+    conn = sqlite3.connect(db)
+    try:
+        after = [
+            conn.execute(f"SELECT rowid, * FROM {table}").fetchall()
+            for table in ("sessions", "orders")
+        ]
+        assert after == before
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        for table in ("sessions", "orders"):
+            with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+                conn.execute(f"UPDATE {table} SET status = 'lost'")
+    finally:
+        conn.close()
 
 
 def test_provision_does_not_rebuild_an_empty_store(device: Path) -> None:
