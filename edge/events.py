@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,13 +56,17 @@ Listener = Callable[[Event], Awaitable[None]]
 class EventLog:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._listeners: list[Listener] = []
+        # Each listener with the event names it hears (None: all of them).
+        self._listeners: list[tuple[Listener, Collection[str] | None]] = []
         # Held while events are handed to listeners and while a reconnecting client catches up,
         # so a client never sees a live event before the missed ones that precede it.
         self.dispatch_lock = asyncio.Lock()
 
-    def listen(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    def listen(self, listener: Listener, names: Collection[str] | None = None) -> None:
+        """Hand `listener` every committed event, or only those named in `names`: most
+        listeners want a few kinds, and a call per event made for nothing is paid inside every
+        request that records one."""
+        self._listeners.append((listener, names))
 
     async def record(
         self,
@@ -98,7 +102,9 @@ class EventLog:
 
     async def _dispatch(self, event: Event) -> None:
         async with self.dispatch_lock:
-            for listener in self._listeners:
+            for listener, names in self._listeners:
+                if names is not None and event.name not in names:
+                    continue
                 try:
                     await listener(event)
                 except Exception:

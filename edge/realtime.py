@@ -178,8 +178,9 @@ class EdgeNamespace(socketio.AsyncNamespace):
 
     async def deliver(self, event: Event) -> None:
         """EventLog listener: send a committed event to every room that may see it."""
+        sids = self._sids_in(event.rooms)
         held = []
-        for sid in self._sids_in(event.rooms):
+        for sid in sids:
             client = self._clients.get(sid)
             if client is None:
                 continue
@@ -188,7 +189,10 @@ class EdgeNamespace(socketio.AsyncNamespace):
                 held.append(sid)
             elif client.caught_up_to >= event.id:
                 held.append(sid)
-        await self.emit(event.name, event.data, to=event.rooms, skip_sid=held or None)
+        # With nobody in its rooms to tell, python-socketio's emit would still encode the packet
+        # and walk the rooms again, inside the request that recorded the event.
+        if len(held) < len(sids):
+            await self.emit(event.name, event.data, to=event.rooms, skip_sid=held or None)
         if event.name in SESSION_FINAL_EVENTS and event.session_id:
             await self._disconnect_diners(event.session_id)
 

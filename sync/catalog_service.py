@@ -56,7 +56,7 @@ class CatalogService:
             id="menu-announce",
             **common,
         )
-        self._ctx.events.listen(self._on_event)
+        self._ctx.events.listen(self._on_event, {MENU_UPDATED})
 
     async def tick(self) -> None:
         try:
@@ -78,8 +78,7 @@ class CatalogService:
             )
 
     async def _on_event(self, event: Event) -> None:
-        if event.name == MENU_UPDATED:
-            self._announced = max(self._announced or 0, event.id)
+        self._announced = max(self._announced or 0, event.id)
 
     async def announce_recorded(self) -> None:
         latest = await self._ctx.store.fetch_value(

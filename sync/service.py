@@ -56,11 +56,10 @@ class SyncService:
             next_run_time=now,
             **common,
         )
-        self._ctx.events.listen(self._on_event)
+        self._ctx.events.listen(self._on_event, FINISH_EVENTS)
 
     async def _on_event(self, event: Event) -> None:
-        if event.name in FINISH_EVENTS:
-            self._run_at("sync-nudge", None)
+        self._run_at("sync-nudge", None)
 
     def _run_at(self, job_id: str, epoch: float | None) -> None:
         assert self._scheduler is not None

@@ -32,6 +32,9 @@ from edge.store import Transaction
 
 log = logging.getLogger("restai_edge.printing")
 
+# The events whose transactions may queue tickets (edge.orders records them): each wakes the
+# printer loops, so a ticket goes out at once rather than at the next idle check.
+ORDER_EVENTS = frozenset({"order:new", "order:updated"})
 RETRY_FIRST = 1.0
 IDLE_CHECK = 1.0
 PRINTERS_REFRESH = 2.0
@@ -170,7 +173,7 @@ class PrintService:
         self._supervisor: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._ctx.events.listen(self._on_event)
+        self._ctx.events.listen(self._on_event, ORDER_EVENTS)
         self._supervisor = asyncio.create_task(self._supervise(), name="print-supervisor")
 
     async def stop(self) -> None:
@@ -183,9 +186,8 @@ class PrintService:
         self._loops.clear()
 
     async def _on_event(self, event: Event) -> None:
-        if event.name.startswith("order:"):
-            for loop in self._loops.values():
-                loop.nudge()
+        for loop in self._loops.values():
+            loop.nudge()
 
     async def _supervise(self) -> None:
         warm = False
