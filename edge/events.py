@@ -130,9 +130,18 @@ class EventLog:
         return events
 
     async def prune(self, older_than_seconds: int) -> int:
+        """Delete the events recorded before the cutoff. Ids grow with time, so those are the
+        ones before the first event that is not older (all of them if none is): found by a walk
+        from the oldest id that stops there, with no index on the time to keep up per event. A
+        clock set back keeps an event or two longer, never drops a newer one."""
         cutoff = time.time() - older_than_seconds
 
         async def work(tx: Transaction) -> int:
-            return await tx.execute("DELETE FROM events WHERE created_at < ?", (cutoff,))
+            return await tx.execute(
+                "DELETE FROM events WHERE id < coalesce("
+                "(SELECT id FROM events WHERE created_at >= ? ORDER BY id LIMIT 1),"
+                " (SELECT max(id) FROM events) + 1)",
+                (cutoff,),
+            )
 
         return await self._store.transact(work)
