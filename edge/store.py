@@ -2,9 +2,9 @@
 
 Every write goes through `Store.transact`, which runs a function inside `BEGIN IMMEDIATE` on the
 single writer connection, with the other work queued beside it (see `_commit_queued`), and
-commits it or rolls it back as a whole. The unit is shielded from cancellation: a diner closing the browser
-mid-request must not leave a commit without its after-commit work (realtime events, sync
-nudges). Reads use another connection, which WAL lets run beside the writer.
+commits it or rolls it back as a whole. The unit is shielded from cancellation: a diner closing
+the browser mid-request must not leave a commit without its after-commit work (realtime events,
+sync nudges). Reads use another connection, which WAL lets run beside the writer.
 
 Where the writer's work runs (README, Performance): a round trip to another thread costs about
 0.1 ms under load, far more than the statement it carries, and a single writer pays them one

@@ -1,6 +1,7 @@
 """The single writer's guarantees, on real SQLite files: group commit with one failing piece of
-work rolling back alone (run again in savepoints only when it had written), after-commit callbacks only after commit, shielding from a cancelled
-caller, and a loop that never waits for a lock another process holds or for a bulk insert."""
+work rolling back alone (its group run again in savepoints only when it had written),
+after-commit callbacks only after commit, shielding from a cancelled caller, and a loop that
+never waits for a lock another process holds or for a bulk insert."""
 
 from __future__ import annotations
 
