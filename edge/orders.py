@@ -39,6 +39,8 @@ ORDER_STATUSES = (
     "completed",
     "cancelled",
 )
+# The events an order's changes record (`_record`); the printer loops wake on them.
+ORDER_EVENTS = frozenset({"order:new", "order:updated"})
 # Not yet on the table: a session cannot end quietly while one of these is in the kitchen.
 OPEN_STATUSES = ("pending", "confirmed", "preparing", "ready")
 TRANSITIONS: dict[str, frozenset[str]] = {

@@ -165,7 +165,7 @@ class Transaction:
         self._store = store
         self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
 
-    def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
+    def _execute(self, sql: str, params: Params) -> sqlite3.Cursor:
         cursor = self._cursor.execute(sql, params)
         if cursor.description is not None:
             # Rows left unread would keep the statement active, and SQLite will not commit
@@ -175,11 +175,11 @@ class Transaction:
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; returns the number of rows it changed."""
-        return self._run(sql, params).rowcount
+        return self._execute(sql, params).rowcount
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT; returns the new row's rowid."""
-        return self._run(sql, params).lastrowid or 0
+        return self._execute(sql, params).lastrowid or 0
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         rows = list(rows)
@@ -400,7 +400,7 @@ class Store:
             except _WroteThenFailed:
                 # Rare (domain rules are checked before writing): undo the group and run it
                 # again, each piece in a savepoint of its own.
-                conn.execute("ROLLBACK")
+                self._rollback()
                 await self._begin(conn)
                 succeeded, failed = await self._run_group(conn, group, savepoints=True)
             await self._on_writer_thread(_run, conn, "COMMIT")

@@ -19,12 +19,17 @@ HOUR = 3600
 
 
 @pytest_asyncio.fixture
-async def events(tmp_path: Path) -> AsyncIterator[EventLog]:
-    async with Store(tmp_path / "edge.db", create=True) as store:
-        yield EventLog(store)
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with Store(tmp_path / "edge.db", create=True) as opened:
+        yield opened
 
 
-async def add(log: EventLog, *ages: float) -> None:
+@pytest.fixture
+def events(store: Store) -> EventLog:
+    return EventLog(store)
+
+
+async def add(store: Store, *ages: float) -> None:
     """Events recorded `ages` seconds ago, in this order."""
     now = time.time()
 
@@ -36,30 +41,34 @@ async def add(log: EventLog, *ages: float) -> None:
                 (now - age,),
             )
 
-    await log._store.transact(work)
+    await store.transact(work)
 
 
 async def events_left(log: EventLog) -> int:
     return len(await log.since(0))
 
 
-async def test_prune_removes_only_the_events_older_than_the_retention(events: EventLog) -> None:
-    await add(events, 5 * HOUR, 4 * HOUR, 3 * HOUR, 1 * HOUR, 60)
+async def test_prune_removes_only_the_events_older_than_the_retention(
+    store: Store, events: EventLog
+) -> None:
+    await add(store, 5 * HOUR, 4 * HOUR, 3 * HOUR, 1 * HOUR, 60)
     assert await events.prune(2 * HOUR) == 3
     assert await events_left(events) == 2
 
 
-async def test_prune_keeps_a_log_with_nothing_old(events: EventLog) -> None:
-    await add(events, 60, 30)
+async def test_prune_keeps_a_log_with_nothing_old(store: Store, events: EventLog) -> None:
+    await add(store, 60, 30)
     assert await events.prune(HOUR) == 0
     assert await events_left(events) == 2
 
 
-async def test_prune_empties_a_log_of_old_events_and_ids_go_on(events: EventLog) -> None:
-    await add(events, 3 * HOUR, 2 * HOUR)
+async def test_prune_empties_a_log_of_old_events_and_ids_go_on(
+    store: Store, events: EventLog
+) -> None:
+    await add(store, 3 * HOUR, 2 * HOUR)
     last = (await events.since(0))[-1].id
     assert await events.prune(HOUR) == 2
     assert await events_left(events) == 0
     assert await events.prune(HOUR) == 0
-    await add(events, 0)
+    await add(store, 0)
     assert [event.id for event in await events.since(0)] == [last + 1]

@@ -112,22 +112,23 @@ async def rowids(store: Store) -> dict[str, int]:
     return {row["text"]: row["id"] for row in await store.fetch_all("SELECT id, text FROM notes")}
 
 
-async def test_work_failing_before_writing_fails_alone_in_one_run(store: Store) -> None:
+@pytest.mark.parametrize(
+    ("fail", "runs"),
+    [
+        # Nothing to undo: "b" fails alone and nothing runs twice.
+        ("before writing", {"a": 1, "b": 1, "c": 1}),
+        # "a" ran before the failure and again in the second run, whose answers are committed.
+        ("after writing", {"a": 2, "b": 2, "c": 1}),
+    ],
+)
+async def test_failing_work_fails_alone_and_the_group_reruns_only_if_it_had_written(
+    store: Store, fail: str, runs: dict[str, int]
+) -> None:
     counted = Counted()
-    works = [counted.insert("a"), counted.insert("b", "before writing"), counted.insert("c")]
+    works = [counted.insert("a"), counted.insert("b", fail), counted.insert("c")]
     results = await asyncio.gather(*(store.transact(w) for w in works), return_exceptions=True)
     assert isinstance(results[1], ValueError)
-    assert counted.runs == {"a": 1, "b": 1, "c": 1}
-    assert await rowids(store) == {"a": results[0], "c": results[2]}
-
-
-async def test_work_failing_after_writing_runs_its_group_again(store: Store) -> None:
-    counted = Counted()
-    works = [counted.insert("a"), counted.insert("b", "after writing"), counted.insert("c")]
-    results = await asyncio.gather(*(store.transact(w) for w in works), return_exceptions=True)
-    assert isinstance(results[1], ValueError)
-    # "a" ran before the failure and again in the second run, whose answers are committed.
-    assert counted.runs == {"a": 2, "b": 2, "c": 1}
+    assert counted.runs == runs
     assert await rowids(store) == {"a": results[0], "c": results[2]}
     # The writer goes on bare: the next group is not run twice.
     counted.runs.clear()

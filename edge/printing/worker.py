@@ -24,6 +24,7 @@ import time
 from edge import outbox
 from edge.context import EdgeContext
 from edge.events import Event
+from edge.orders import ORDER_EVENTS
 from edge.outbox import Problem
 from edge.printing import render
 from edge.printing.printers import Printer, list_printers
@@ -32,9 +33,6 @@ from edge.store import Transaction
 
 log = logging.getLogger("restai_edge.printing")
 
-# The events whose transactions may queue tickets (edge.orders records them): each wakes the
-# printer loops, so a ticket goes out at once rather than at the next idle check.
-ORDER_EVENTS = frozenset({"order:new", "order:updated"})
 RETRY_FIRST = 1.0
 IDLE_CHECK = 1.0
 PRINTERS_REFRESH = 2.0
@@ -173,6 +171,8 @@ class PrintService:
         self._supervisor: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        # An order's transaction may queue tickets: its event wakes the loops, so a ticket goes
+        # out at once rather than at the next idle check.
         self._ctx.events.listen(self._on_event, ORDER_EVENTS)
         self._supervisor = asyncio.create_task(self._supervise(), name="print-supervisor")
 
