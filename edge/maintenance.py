@@ -65,10 +65,13 @@ class StoreMaintenance:
         if store.health.degraded:
             await store.checkpoint()
             try:
-                await store.transact(_probe)  # success ends the condition (store.health)
+                await store.transact(_probe)
             except Exception as exc:
                 if not is_storage_full(exc):
                     raise
+            else:
+                # The probe rewrites the store's header page, a write no row count shows.
+                store.health.succeeded()
             return
         idle = time.time() - store.health.last_write >= self._interval
         if idle and wal_bytes(store):

@@ -148,6 +148,8 @@ class _WroteThenFailed(Exception):
 class _Job:
     work: Callable[[Transaction], Awaitable[Any]]
     future: asyncio.Future[Any]
+    # Whether the committed run changed a row: only such a commit shows the disk takes writes.
+    wrote: bool = False
 
 
 class Transaction:
@@ -323,7 +325,10 @@ class Store:
             if is_storage_full(exc):
                 self.health.failed(exc)
             raise
-        self.health.succeeded()
+        if job.wrote:
+            # A commit that changed nothing wrote no page (a scheduled job with nothing to do,
+            # every few seconds): it says nothing about a full disk.
+            self.health.succeeded()
         return result
 
     async def _commit_queued(self) -> None:
@@ -381,6 +386,7 @@ class Store:
                 else:
                     if savepoints:
                         conn.execute("RELEASE work")
+                    job.wrote = conn.total_changes != changes
                     succeeded.append((job, tx, result))
         finally:
             cursor.close()

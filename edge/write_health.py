@@ -3,9 +3,9 @@ while it does not.
 
 A full disk fails every write. Logging each failure (with a traceback) wrote 36 MB of log in a
 minute onto a disk that was already full; here the first failure is logged, then one line per
-`LOG_EVERY` seconds with the count, then one line when writes work again. Any committed write
-ends the condition, and the maintenance job probes while it lasts, so recovery needs no restart
-and no traffic.
+`LOG_EVERY` seconds with the count, then one line when writes work again. A commit that changed
+a row ends the condition (one that changed nothing wrote nothing, `Store.transact`), and the
+maintenance job probes while it lasts, so recovery needs no restart and no traffic.
 """
 
 from __future__ import annotations

@@ -141,6 +141,26 @@ def test_full_disk_answers_503_logs_once_and_recovers_by_itself(small_disk: Path
     assert len(log.splitlines()) < 20, log[-5000:]
 
 
+def test_a_transaction_that_writes_nothing_does_not_end_a_full_disk(small_disk: Path) -> None:
+    """Scheduled jobs often find nothing to do (no request to expire every 5 s): such a commit
+    writes no page, so it says nothing about the disk, and the device stays degraded."""
+    provision_device(small_disk, tables=TABLES)
+    server = EdgeServer(small_disk, {}).start()
+    try:
+        token = server.staff_token(MANAGER_PIN)
+        fill(small_disk / "filler")
+        with httpx.Client(timeout=10) as client:
+            statuses = [_open_and_reject(client, server, token, n) for n in range(400)]
+            assert next(s for s in statuses if s not in (200, 201)) == 503
+            watched_until = time.monotonic() + 7  # past the pending requests' 5 s expiry job
+            while time.monotonic() < watched_until:
+                health = client.get(f"{server.url}/healthz")
+                assert health.status_code == 503, health.text
+                time.sleep(0.1)
+    finally:
+        server.stop()
+
+
 def test_the_wal_leaves_room_for_the_store_on_a_small_disk(small_disk: Path) -> None:
     """With SQLite's default checkpoint every 1,000 pages, a WAL on a disk with less than 4 MB
     free took all of it, and a checkpoint could then never move a page into the store."""
