@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import (
+    APIResponse,
     Browser,
     BrowserContext,
     ConsoleMessage,
@@ -277,6 +278,57 @@ def board_card(staff: Page, number: int) -> Locator:
 
 def table_card(staff: Page, number: int) -> Locator:
     return staff.locator(f"button.table-card[data-table-number='{number}']")
+
+
+class LateAnswer:
+    """The page's first request to `pattern`, answered by the device at once and handed to the
+    page only on `release()`: an answer overtaken by newer ones, as on a busy device when two
+    loads of the same thing are in flight. Later requests go through."""
+
+    def __init__(self, page: Page, pattern: str) -> None:
+        self.page = page
+        self.pattern = re.compile(pattern)
+        self.answer: APIResponse | None = None
+        self._route: Route | None = None
+        self._passed: list[Request] = []
+        self._finished = 0
+        page.route(self.pattern, self._hold)
+        page.on("requestfinished", self._count)
+
+    def _hold(self, route: Route) -> None:
+        if self._route is not None:
+            self._passed.append(route.request)
+            route.continue_()
+            return
+        self.answer = route.fetch()
+        self._route = route
+
+    def _count(self, request: Request) -> None:
+        if request in self._passed:
+            self._finished += 1
+
+    def held(self) -> APIResponse:
+        """The held answer, once the page has asked."""
+        for _ in range(100):
+            if self.answer is not None:
+                return self.answer
+            self.page.wait_for_timeout(50)
+        raise AssertionError(f"the page made no request matching {self.pattern.pattern}")
+
+    def let_newer_arrive(self) -> None:
+        """Give a later request time to be answered first (a page that holds it back until the
+        first is answered makes none)."""
+        for _ in range(40):
+            if self._finished:
+                return
+            self.page.wait_for_timeout(50)
+
+    def release(self) -> None:
+        assert self._route is not None and self.answer is not None
+        with self.page.expect_response(self.pattern):
+            self._route.fulfill(response=self.answer)
+        # The page's handler of that answer runs before anyone looks.
+        self.page.evaluate("() => new Promise((done) => setTimeout(done, 200))")
 
 
 # ---- accessibility and keyboard focus ----

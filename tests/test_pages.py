@@ -28,6 +28,7 @@ from tests.pages_browser import (
     PHONE,
     POLL_MS,
     TABLET,
+    LateAnswer,
     Opener,
     assert_accessible,
     board_card,
@@ -168,6 +169,78 @@ def test_rejected_request_tells_the_diner_and_lets_them_ask_again(
     diner.get_by_role("button", name="Volver a pedir la mesa").click()
     expect(diner.get_by_role("button", name="Unirme a la mesa")).to_be_visible()
     expect(diner.get_by_label("Tu nombre")).to_be_visible()
+
+
+def test_an_answer_older_than_the_approval_does_not_send_the_diner_back_to_wait(
+    menu_server: EdgeServer, open_page: Opener, manager_token: str
+) -> None:
+    """The socket connects and asks where the session stands just as staff approve: the answer
+    ("pending") can arrive after the approval's event has already opened the menu. CI caught a
+    diner left on the waiting screen for good that way, with no event left to bring them back."""
+    server = menu_server
+    code = server.table_code()
+    diner = open_page(server, PHONE)
+    late = LateAnswer(diner, r"/session-status/")
+    join(diner, server, code, "Elena Paredes")
+    expect(diner.get_by_role("heading", name="Esperando aprobación")).to_be_visible()
+    # The page asks once its socket is up.
+    assert late.held().json()["data"]["status"] == "pending"
+
+    session_id = httpx.get(server.customer_url(code, "check-session")).json()["data"]["sessionId"]
+    assert approve(server, manager_token, session_id).status_code == 200
+    expect(diner.get_by_role("heading", name="La carta")).to_be_visible(timeout=LIVE_MS)
+    late.release()
+    expect(diner.get_by_role("heading", name="La carta")).to_be_visible()
+    expect(diner.get_by_role("heading", name="Esperando aprobación")).to_be_hidden()
+
+
+def test_an_older_answer_of_a_list_does_not_put_back_what_changed(
+    menu_server: EdgeServer, open_page: Opener, manager_token: str
+) -> None:
+    """Each event reloads what it changed; two loads in flight can be answered out of order, and
+    the older answer would show what is no longer so (a request already approved, an order's
+    old status), with no event to come that would correct it."""
+    server = menu_server
+    code, other = server.table_code(), server.table_code()
+    opened = open_session(server, code, "Raul Vega")
+    staff = open_page(server, TABLET)
+    staff_login(staff, server)
+    expect(request_card(staff, table_number(code))).to_be_visible()
+
+    late = LateAnswer(staff, r"/api/tables/sessions/pending")
+    open_session(server, other, "Sara Vega")
+    assert opened["sessionId"] in {request["id"] for request in late.held().json()["data"]}
+    assert approve(server, manager_token, opened["sessionId"]).status_code == 200
+    expect(table_card(staff, table_number(code))).to_contain_text("Ocupada", timeout=LIVE_MS)
+    late.let_newer_arrive()
+    late.release()
+    expect(request_card(staff, table_number(code))).to_have_count(0, timeout=LIVE_MS)
+    expect(request_card(staff, table_number(other))).to_be_visible()
+
+    # The diner's orders: a status does not go back.
+    diner = open_page(server, PHONE)
+    join(diner, server, code, "Tania Vega")
+    expect(diner.get_by_role("heading", name="La carta")).to_be_visible()
+    item = httpx.get(server.customer_url(code, "menu")).json()["data"]["items"][0]
+    placed = httpx.post(
+        f"{server.url}/api/customer/orders",
+        json={"items": [{"menuItemId": item["id"], "quantity": 1}]},
+        headers=auth(opened["token"]),
+    )
+    assert placed.status_code == 201, placed.text
+    badge = diner.locator("#orders-list .status-badge")
+    expect(badge).to_have_text("Recibido", timeout=LIVE_MS)
+
+    late = LateAnswer(diner, r"/api/customer/orders$")
+    move = f"{server.url}/api/orders/{placed.json()['data']['id']}/status"
+    confirmed = httpx.patch(move, json={"status": "confirmed"}, headers=auth(manager_token))
+    assert confirmed.status_code == 200
+    assert late.held().json()["data"][0]["status"] == "confirmed"
+    preparing = httpx.patch(move, json={"status": "preparing"}, headers=auth(manager_token))
+    assert preparing.status_code == 200
+    late.let_newer_arrive()
+    late.release()
+    expect(badge).to_have_text("En preparación", timeout=LIVE_MS)
 
 
 def test_reload_resumes_and_a_second_diner_waits_for_the_first(

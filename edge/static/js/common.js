@@ -440,23 +440,43 @@
   }
 
   /* Coalesces bursts of "this list is stale" into one load per list: `refresh(["tables"])`
-     runs loaders.tables() once, shortly after the last call of a burst. */
+     runs loaders.tables() once, shortly after the last call of a burst. A list has one load in
+     flight at a time, and staleness reported meanwhile loads it again once that one is answered:
+     two loads in flight can be answered out of order, and the older answer would put back what
+     the newer one had removed (an approved request, a served order). */
   function refresher(loaders, delay) {
     var due = {};
+    var loading = {};
     var timer = null;
+
+    function load(kind) {
+      loading[kind] = true;
+      new Promise(function (resolve) {
+        resolve(loaders[kind]());
+      }).then(done, done);
+      function done() {
+        loading[kind] = false;
+        if (due[kind]) schedule();
+      }
+    }
+
+    function schedule() {
+      if (timer) return;
+      timer = window.setTimeout(function () {
+        timer = null;
+        Object.keys(due).forEach(function (kind) {
+          if (loading[kind]) return;
+          delete due[kind];
+          if (loaders[kind]) load(kind);
+        });
+      }, delay === undefined ? 120 : delay);
+    }
+
     return function refresh(kinds) {
       kinds.forEach(function (kind) {
         due[kind] = true;
       });
-      if (timer) return;
-      timer = window.setTimeout(function () {
-        var run = due;
-        due = {};
-        timer = null;
-        Object.keys(run).forEach(function (kind) {
-          if (loaders[kind]) loaders[kind]();
-        });
-      }, delay === undefined ? 120 : delay);
+      schedule();
     };
   }
 

@@ -112,9 +112,12 @@
   /* ---- what is the table doing ---- */
 
   function resume() {
-    if (!state.visit) return checkTable();
-    return R.api("GET", BASE + "/session-status/" + encodeURIComponent(state.visit.sessionId)).then(
+    var visit = state.visit;
+    if (!visit) return checkTable();
+    return R.api("GET", BASE + "/session-status/" + encodeURIComponent(visit.sessionId)).then(
       function (answer) {
+        // The visit ended (or another began) while we asked: the answer is about the past.
+        if (state.visit !== visit) return;
         if (answer.ok) return follow(answer.data.status, answer.data.reason);
         if (answer.status === 0) return offline();
         forget();
@@ -124,7 +127,10 @@
   }
 
   function follow(status, reason) {
-    if (status === "pending") return waiting();
+    // A session never goes back to pending. An answer that says so was sent before the approval
+    // that an event has since brought (the socket connects and asks just as staff approve), and
+    // following it would leave the diner waiting for an event that has come and gone.
+    if (status === "pending") return state.phase === "menu" ? null : waiting();
     if (status === "active") return enterMenu();
     if (status === "rejected") return refused(reason);
     return ended();
@@ -635,7 +641,10 @@
   function refreshOrders() {
     if (!state.visit) return Promise.resolve();
     var request = R.api("GET", "/api/customer/orders", { token: state.visit.token }).then(function (answer) {
-      if (state.ordersRequest === request) state.ordersRequest = null;
+      // A later load was asked for (another event came): its answer is the newer one, and this
+      // one, if it came last, would put an order's status back.
+      if (state.ordersRequest !== request) return;
+      state.ordersRequest = null;
       if (answer.ok) return showOrders(answer.data);
       if (answer.status === 0) return;
       if (answer.error.code === "SESSION_ENDED") return state.phase === "menu" ? resume() : null;

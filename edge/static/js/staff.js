@@ -308,7 +308,7 @@
     orders: loadOrders,
     menu: loadMenu,
     service: function () {
-      if (state.auth) desk.load();
+      if (state.auth) return desk.load();
     }
   });
 
