@@ -56,6 +56,8 @@ TABLET: ViewportSize = {"width": 1024, "height": 768}
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 # Realtime answers in well under a second; the polling fallback needs up to 5 s.
 LIVE_MS = 5000
+# How long the pages wait for an API answer before giving up (common.js).
+API_TIMEOUT_MS = 20000
 POLL_MS = 9000
 
 MENU = {

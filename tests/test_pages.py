@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Page, ViewportSize, expect
+from playwright.sync_api import Page, Route, ViewportSize, expect
 
 from provisioning.server_process import free_port
 from tests.conftest import (
@@ -24,6 +24,7 @@ from tests.conftest import (
     provision_device,
 )
 from tests.pages_browser import (
+    API_TIMEOUT_MS,
     LIVE_MS,
     PHONE,
     POLL_MS,
@@ -241,6 +242,39 @@ def test_an_older_answer_of_a_list_does_not_put_back_what_changed(
     late.let_newer_arrive()
     late.release()
     expect(badge).to_have_text("En preparación", timeout=LIVE_MS)
+
+
+def test_a_load_the_network_swallowed_does_not_stop_the_list(
+    menu_server: EdgeServer, open_page: Opener
+) -> None:
+    """A list waits for its load in flight before loading again; a request that never gets an
+    answer (a tablet roaming between access points) gives up after a while, or the list would
+    never change again."""
+    server = menu_server
+    code = server.table_code()
+    staff = open_page(server, TABLET)
+    staff.clock.install()
+    staff_login(staff, server)
+    swallowed: list[Route] = []
+
+    def swallow(route: Route) -> None:
+        if swallowed:
+            route.fallback()
+        else:
+            swallowed.append(route)
+
+    staff.route(re.compile(r"/api/tables/sessions/pending"), swallow)
+    open_session(server, code, "Nora Vega")
+    for _ in range(100):
+        if swallowed:
+            break
+        staff.wait_for_timeout(50)
+    assert swallowed, "a new request did not reload the requests list"
+    open_session(server, server.table_code(), "Omar Vega")
+    staff.wait_for_timeout(500)
+    expect(request_card(staff, table_number(code))).to_have_count(0)
+    staff.clock.run_for(API_TIMEOUT_MS + 1000)
+    expect(request_card(staff, table_number(code))).to_be_visible(timeout=LIVE_MS)
 
 
 def test_reload_resumes_and_a_second_diner_waits_for_the_first(

@@ -8,22 +8,35 @@
     message: "Sin conexión con el servidor del local. Reintentando…"
   };
 
+  // A request the network swallowed (a tablet roaming between access points, the device
+  // restarting) fails after this long instead of hanging for minutes: a list waits for its load
+  // in flight before loading again, and a diner would be left without an answer.
+  var API_TIMEOUT_MS = 20000;
+
   /* Calls the device's JSON API; never throws: answers {ok, status, data, error}. */
   function api(method, path, options) {
     options = options || {};
+    var controller = new AbortController();
+    var timeout = window.setTimeout(function () {
+      controller.abort();
+    }, API_TIMEOUT_MS);
     var headers = { Accept: "application/json" };
     if (options.token) headers.Authorization = "Bearer " + options.token;
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     Object.keys(options.headers || {}).forEach(function (name) {
       headers[name] = options.headers[name];
     });
+    var offline = function () {
+      return { ok: false, status: 0, data: null, error: NETWORK_ERROR };
+    };
     return fetch(path, {
       method: method,
       headers: headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      cache: "no-store"
-    }).then(
-      function (response) {
+      cache: "no-store",
+      signal: controller.signal
+    })
+      .then(function (response) {
         return response.json().then(
           function (payload) {
             return {
@@ -34,6 +47,7 @@
             };
           },
           function () {
+            if (controller.signal.aborted) return offline();
             return {
               ok: false,
               status: response.status,
@@ -42,11 +56,11 @@
             };
           }
         );
-      },
-      function () {
-        return { ok: false, status: 0, data: null, error: NETWORK_ERROR };
-      }
-    );
+      }, offline)
+      .then(function (answer) {
+        window.clearTimeout(timeout);
+        return answer;
+      });
   }
 
   /* Builds an element. Text always goes through textContent: nothing becomes markup. */
