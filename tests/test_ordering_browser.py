@@ -16,6 +16,7 @@ from tests.pages_browser import (
     LIVE_MS,
     PHONE,
     TABLET,
+    LateAnswer,
     Opener,
     assert_accessible,
     board_card,
@@ -211,3 +212,33 @@ def test_a_phone_orders_with_modifiers_calls_the_waiter_asks_for_the_bill_and_ca
     assert ready.status_code == 200
     expect(third.locator(".status-badge")).to_have_text("Listo para servir", timeout=LIVE_MS)
     screenshot_both(diner, "diner-cancel-refused", PHONE)
+
+
+def test_an_answer_older_than_the_waiter_does_not_say_he_is_still_coming(
+    catalog_server: EdgeServer, open_page: Opener, manager_token: str
+) -> None:
+    """A reloaded page asks which of its calls are open just as a waiter handles one: the answer
+    ("open") can arrive after the event that said it was handled."""
+    server = catalog_server
+    code = server.table_code()
+    diner = open_page(server, PHONE)
+    seat(diner, server, manager_token, code)
+    diner.get_by_role("button", name="Llamar al mozo").click()
+    line = diner.locator("[data-key=call_waiter] .service-state")
+    expect(line).to_have_text("El mozo está en camino.")
+
+    late = LateAnswer(diner, r"/api/customer/table-requests")
+    diner.reload()
+    expect(diner.get_by_role("heading", name="La carta")).to_be_visible()
+    assert [request["action"] for request in late.held().json()["data"]] == ["call_waiter"]
+    # The page asks again once its socket is up, and that answer comes first.
+    expect(line).to_have_text("El mozo está en camino.", timeout=LIVE_MS)
+    calls = httpx.get(f"{server.url}/api/tables/requests", headers=auth(manager_token))
+    call = next(c for c in calls.json()["data"] if c["table_number"] == table_number(code))
+    handled = httpx.patch(
+        f"{server.url}/api/tables/requests/{call['id']}/done", headers=auth(manager_token)
+    )
+    assert handled.status_code == 200, handled.text
+    expect(line).to_have_text("El mozo ya atendió tu llamado.", timeout=LIVE_MS)
+    late.release()
+    expect(line).to_have_text("El mozo ya atendió tu llamado.")

@@ -31,6 +31,9 @@
   function tableService(options) {
     var state = { call_waiter: null, request_bill: null, busy: {}, bill: null };
     var dialog = null;
+    // Loads asked for and changes heard since the page started: a load's answer applies only if
+    // nothing came after it was asked, or it could say "on its way" after the waiter came.
+    var changes = 0;
 
     function box(action) {
       return $("table-service").querySelector('[data-key="' + action + '"]');
@@ -62,6 +65,7 @@
       }).then(function (answer) {
         state.busy[action] = false;
         if (answer.ok) {
+          changes += 1;
           state[action] = "open";
           options.toast(TEXTS[action][answer.data.alreadyPending ? "again" : "sent"]);
           render();
@@ -78,8 +82,9 @@
 
     /* What is still open, from the device: after a reload or while realtime was down. */
     function load() {
+      var asked = ++changes;
       return R.api("GET", "/api/customer/table-requests", { token: options.token() }).then(function (answer) {
-        if (!answer.ok) return;
+        if (!answer.ok || asked !== changes) return;
         var open = {};
         answer.data.forEach(function (request) {
           open[request.action] = true;
@@ -93,6 +98,7 @@
     }
 
     function onEvent(name, data) {
+      if (name === "table:request_done") changes += 1;
       if (name === "table:request_done" && data.requestStatus === "done" && state[data.action]) {
         state[data.action] = "done";
         render();
@@ -102,6 +108,7 @@
     }
 
     function reset() {
+      changes += 1;
       state.call_waiter = state.request_bill = null;
       state.busy = {};
       if (dialog && dialog.open) dialog.close();
