@@ -15,8 +15,10 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import (
     APIResponse,
@@ -35,7 +37,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.conftest import MANAGER_PIN, SLUG, EdgeServer
+from tests.conftest import MANAGER_PIN, SLUG, EdgeServer, auth
 
 CHROMIUM = Path("/usr/bin/chromium")
 # axe-core from the npm registry, pinned with its checksum in tests/browser/package-lock.json and
@@ -282,6 +284,18 @@ def table_card(staff: Page, number: int) -> Locator:
     return staff.locator(f"button.table-card[data-table-number='{number}']")
 
 
+def place_order(server: EdgeServer, token: str, code: str) -> dict[str, Any]:
+    """One of the menu's first dish, ordered through the API by the diner holding `token`."""
+    item = httpx.get(server.customer_url(code, "menu")).json()["data"]["items"][0]
+    placed = httpx.post(
+        f"{server.url}/api/customer/orders",
+        json={"items": [{"menuItemId": item["id"], "quantity": 1}]},
+        headers=auth(token),
+    )
+    assert placed.status_code == 201, placed.text
+    return dict(placed.json()["data"])
+
+
 class LateAnswer:
     """The page's first request to `pattern`, answered by the device at once and handed to the
     page only on `release()`: an answer overtaken by newer ones, as on a busy device when two
@@ -309,21 +323,25 @@ class LateAnswer:
         if request in self._passed:
             self._finished += 1
 
+    def _within(self, ms: int, done: Callable[[], bool]) -> bool:
+        # Route and request handlers run only while this thread is in a Playwright call.
+        for _ in range(ms // 50):
+            if done():
+                return True
+            self.page.wait_for_timeout(50)
+        return done()
+
     def held(self) -> APIResponse:
         """The held answer, once the page has asked."""
-        for _ in range(100):
-            if self.answer is not None:
-                return self.answer
-            self.page.wait_for_timeout(50)
-        raise AssertionError(f"the page made no request matching {self.pattern.pattern}")
+        if not self._within(5000, lambda: self.answer is not None):
+            raise AssertionError(f"the page made no request matching {self.pattern.pattern}")
+        assert self.answer is not None
+        return self.answer
 
     def let_newer_arrive(self) -> None:
         """Give a later request time to be answered first (a page that holds it back until the
         first is answered makes none)."""
-        for _ in range(40):
-            if self._finished:
-                return
-            self.page.wait_for_timeout(50)
+        self._within(2000, lambda: self._finished > 0)
 
     def release(self) -> None:
         assert self._route is not None and self.answer is not None

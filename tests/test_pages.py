@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Route, ViewportSize, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from provisioning.server_process import free_port
 from tests.conftest import (
@@ -37,6 +37,7 @@ from tests.pages_browser import (
     diner_url,
     join,
     menu_item,
+    place_order,
     request_card,
     screenshot,
     screenshot_both,
@@ -222,18 +223,12 @@ def test_an_older_answer_of_a_list_does_not_put_back_what_changed(
     diner = open_page(server, PHONE)
     join(diner, server, code, "Tania Vega")
     expect(diner.get_by_role("heading", name="La carta")).to_be_visible()
-    item = httpx.get(server.customer_url(code, "menu")).json()["data"]["items"][0]
-    placed = httpx.post(
-        f"{server.url}/api/customer/orders",
-        json={"items": [{"menuItemId": item["id"], "quantity": 1}]},
-        headers=auth(opened["token"]),
-    )
-    assert placed.status_code == 201, placed.text
+    placed = place_order(server, opened["token"], code)
     badge = diner.locator("#orders-list .status-badge")
     expect(badge).to_have_text("Recibido", timeout=LIVE_MS)
 
     late = LateAnswer(diner, r"/api/customer/orders$")
-    move = f"{server.url}/api/orders/{placed.json()['data']['id']}/status"
+    move = f"{server.url}/api/orders/{placed['id']}/status"
     confirmed = httpx.patch(move, json={"status": "confirmed"}, headers=auth(manager_token))
     assert confirmed.status_code == 200
     assert late.held().json()["data"][0]["status"] == "confirmed"
@@ -255,21 +250,10 @@ def test_a_load_the_network_swallowed_does_not_stop_the_list(
     staff = open_page(server, TABLET)
     staff.clock.install()
     staff_login(staff, server)
-    swallowed: list[Route] = []
-
-    def swallow(route: Route) -> None:
-        if swallowed:
-            route.fallback()
-        else:
-            swallowed.append(route)
-
-    staff.route(re.compile(r"/api/tables/sessions/pending"), swallow)
+    # Held and never handed over: to the page, a request that got no answer.
+    swallowed = LateAnswer(staff, r"/api/tables/sessions/pending")
     open_session(server, code, "Nora Vega")
-    for _ in range(100):
-        if swallowed:
-            break
-        staff.wait_for_timeout(50)
-    assert swallowed, "a new request did not reload the requests list"
+    swallowed.held()
     open_session(server, server.table_code(), "Omar Vega")
     staff.wait_for_timeout(500)
     expect(request_card(staff, table_number(code))).to_have_count(0)
@@ -338,13 +322,7 @@ def test_open_orders_block_the_end_until_a_manager_forces_it(
     number = table_number(code)
     opened = open_session(server, code, "Jorge Salas")
     assert approve(server, manager_token, opened["sessionId"]).status_code == 200
-    item = httpx.get(server.customer_url(code, "menu")).json()["data"]["items"][0]
-    placed = httpx.post(
-        f"{server.url}/api/customer/orders",
-        json={"items": [{"menuItemId": item["id"], "quantity": 1}]},
-        headers=auth(opened["token"]),
-    )
-    assert placed.status_code == 201, placed.text
+    place_order(server, opened["token"], code)
     diner = open_page(server, PHONE)
     diner.goto(diner_url(server, code))
     diner.evaluate(

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
 from playwright.sync_api import Page, expect
 
-from tests.conftest import EdgeServer, approve, auth, open_session
+from tests.conftest import EdgeServer, approve, open_session
 from tests.pages_browser import (
     LIVE_MS,
     POLL_MS,
@@ -19,6 +18,7 @@ from tests.pages_browser import (
     board_card,
     focus_unchanged,
     focused_description,
+    place_order,
     remember_focus,
     request_card,
     staff_login,
@@ -60,16 +60,6 @@ def settle(page: Page) -> None:
     while len(calls()) != seen:
         seen = len(calls())
         page.wait_for_timeout(500)
-
-
-def place_order(server: EdgeServer, token: str, code: str) -> None:
-    item = httpx.get(server.customer_url(code, "menu")).json()["data"]["items"][0]
-    placed = httpx.post(
-        f"{server.url}/api/customer/orders",
-        json={"items": [{"menuItemId": item["id"], "quantity": 1}]},
-        headers=auth(token),
-    )
-    assert placed.status_code == 201, placed.text
 
 
 def test_live_updates_and_ticks_leave_the_focus_where_it_is(

@@ -9,7 +9,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -95,7 +95,7 @@ class Counted:
     def __init__(self) -> None:
         self.runs: dict[str, int] = {}
 
-    def insert(self, text: str, fail: str | None = None):  # type: ignore[no-untyped-def]
+    def insert(self, text: str, fail: str | None = None) -> Callable[[Transaction], Awaitable[int]]:
         async def work(tx: Transaction) -> int:
             self.runs[text] = self.runs.get(text, 0) + 1
             if fail == "before writing":

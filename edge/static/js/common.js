@@ -13,6 +13,10 @@
   // in flight before loading again, and a diner would be left without an answer.
   var API_TIMEOUT_MS = 20000;
 
+  function offline() {
+    return { ok: false, status: 0, data: null, error: NETWORK_ERROR };
+  }
+
   /* Calls the device's JSON API; never throws: answers {ok, status, data, error}. */
   function api(method, path, options) {
     options = options || {};
@@ -26,9 +30,6 @@
     Object.keys(options.headers || {}).forEach(function (name) {
       headers[name] = options.headers[name];
     });
-    var offline = function () {
-      return { ok: false, status: 0, data: null, error: NETWORK_ERROR };
-    };
     return fetch(path, {
       method: method,
       headers: headers,
