@@ -12,8 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -32,13 +31,14 @@ DINER_BROADCAST_EVENTS = frozenset({"menu:updated"})
 _encode_payload = msgspec.json.Encoder().encode
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
+    # A named tuple rather than a frozen dataclass: one per recorded event, made inside the
+    # write transaction, in a third of the time.
     id: int
     name: str
     branch_id: str
     session_id: str | None
-    data: dict[str, Any] = field(hash=False)
+    data: dict[str, Any]
 
     @property
     def rooms(self) -> list[str]:

@@ -9,15 +9,16 @@ the view cannot drift from the store behind its back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from edge.store import Store
 
 LIVE_STATUSES = ("pending", "active")
 
 
-@dataclass(frozen=True)
-class LiveSession:
+class LiveSession(NamedTuple):
+    # A named tuple, not a frozen dataclass: as immutable, and made in a third of the time
+    # (each one of the writes the work of every created session waits behind).
     id: str
     table_id: str
     status: str

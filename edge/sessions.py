@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from edge import orders, table_keys, table_service
 from edge.clock import now_iso, parse_iso
@@ -38,8 +38,7 @@ SESSION_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class DinerInfo:
+class DinerInfo(NamedTuple):
     name: str
     phone: str | None = None
     email: str | None = None
