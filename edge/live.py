@@ -61,6 +61,10 @@ class LiveSessions:
     def get(self, session_id: str) -> LiveSession | None:
         return self._by_id.get(session_id)
 
+    def pending(self) -> list[LiveSession]:
+        """Every session waiting for staff (a branch has a few: one per table at most)."""
+        return [session for session in self._by_id.values() if session.status == "pending"]
+
     def is_pending(self, session_id: str) -> bool:
         session = self._by_id.get(session_id)
         return session is not None and session.status == "pending"

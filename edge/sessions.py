@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from edge import orders, table_keys, table_service
-from edge.clock import now_iso, parse_iso
+from edge.clock import iso, now_iso, parse_iso
 from edge.context import EdgeContext
 from edge.errors import (
     Forbidden,
@@ -26,7 +26,7 @@ from edge.errors import (
 )
 from edge.ids import new_id
 from edge.live import LiveSession
-from edge.store import Row, Transaction
+from edge.store import Row, Transaction, json_array
 from sync import outbox
 
 LIVE_STATUSES = ("pending", "active")
@@ -369,14 +369,22 @@ async def refresh_token(ctx: EdgeContext, session: Row, diner_id: str) -> str:
 
 
 async def expire_overdue(ctx: EdgeContext) -> int:
-    """Turn pending sessions older than the branch's TTL into rejected/expired; returns how many."""
-    cutoff = time.time() - ctx.directory.settings.pending_ttl
+    """Turn pending sessions older than the branch's TTL into rejected/expired; returns how many.
+
+    The overdue ones are found in the live view (`edge.live`), which holds every pending
+    session, and read again in the transaction: no index on the store keeps them, which every
+    created session paid an insert into (and every approval a delete) for a job that runs every
+    few seconds and, on most runs, finds nothing."""
+    cutoff = iso(time.time() - ctx.directory.settings.pending_ttl)
+    overdue_ids = [live.id for live in ctx.live.pending() if live.started_at <= cutoff]
+    if not overdue_ids:
+        return 0
 
     async def work(tx: Transaction) -> int:
         overdue = await tx.fetch_all(
             f"SELECT {SESSION_COLUMNS} FROM sessions WHERE status = 'pending'"
-            " AND started_at <= strftime('%Y-%m-%dT%H:%M:%SZ', ?, 'unixepoch')",
-            (cutoff,),
+            " AND id IN (SELECT value FROM json_each(?))",
+            (json_array(overdue_ids),),
         )
         for session in overdue:
             await _expire(ctx, tx, session)
@@ -386,10 +394,14 @@ async def expire_overdue(ctx: EdgeContext) -> int:
 
 
 async def pending_sessions(ctx: EdgeContext) -> list[dict[str, Any]]:
+    """The requests waiting for staff, oldest first; which ones from the live view (see
+    `expire_overdue`), what they are from the store."""
     rows = await ctx.store.fetch_all(
         "SELECT s.id, s.customer_name, s.customer_phone, s.started_at, s.table_id,"
         " t.number AS table_number FROM sessions s JOIN tables t ON t.id = s.table_id"
-        " WHERE s.status = 'pending' ORDER BY s.started_at, t.number"
+        " WHERE s.status = 'pending' AND s.id IN (SELECT value FROM json_each(?))"
+        " ORDER BY s.started_at, t.number",
+        (json_array(live.id for live in ctx.live.pending()),),
     )
     return rows
 
