@@ -238,6 +238,29 @@ def test_pending_requests_expire_and_settings_apply_while_serving(make_server) -
     assert open_session(edge, table)["session"]["status"] == "pending"
 
 
+def test_requests_waiting_across_a_restart_are_listed_then_expire(make_server) -> None:  # type: ignore[no-untyped-def]
+    """Pending requests are found in the live view, which a restart loads from the store."""
+    edge = make_server()
+    edge.cli("settings", "pending_ttl", "12")
+    tables = [edge.table_code(), edge.table_code()]
+    older, newer = (open_session(edge, table) for table in tables)
+    edge.stop()
+    edge.start()
+    token = edge.staff_token()
+
+    def pending() -> list[str]:
+        answer = httpx.get(f"{edge.url}/api/tables/sessions/pending", headers=auth(token))
+        return [row["id"] for row in answer.json()["data"]]
+
+    assert pending() == [older["sessionId"], newer["sessionId"]]
+    assert approve(edge, token, newer["sessionId"]).status_code == 200
+    assert pending() == [older["sessionId"]]
+    wait_for(lambda: not pending(), timeout=12 + 15)
+    status = edge.customer_url(tables[0], f"session-status/{older['sessionId']}")
+    data = httpx.get(status).json()["data"]
+    assert (data["status"], data.get("reason")) == ("rejected", "expired")
+
+
 def test_auto_approve_and_closed_join_policy(make_server) -> None:  # type: ignore[no-untyped-def]
     edge = make_server()
     edge.cli("settings", "auto_approve", "true")
