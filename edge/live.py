@@ -17,8 +17,8 @@ LIVE_STATUSES = ("pending", "active")
 
 
 class LiveSession(NamedTuple):
-    # A named tuple, not a frozen dataclass: as immutable, and made in a third of the time
-    # (each one of the writes the work of every created session waits behind).
+    # A named tuple, not a frozen dataclass: as immutable, made in a third of the time, and
+    # one is made after every commit that changes a session's status.
     id: str
     table_id: str
     status: str
