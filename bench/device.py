@@ -50,18 +50,18 @@ def pinned(cpus: str | None) -> list[str]:
     return ["taskset", "-c", cpus] if cpus else []
 
 
+# What every benchmark device runs with: its diners all come from 127.0.0.1, so the per-address
+# limits on table requests are off.
+DEVICE_ENV = {"RESTAI_EDGE_SESSION_RATE_LIMIT": "0", "RESTAI_EDGE_PENDING_PER_ADDRESS": "0"}
+
+
 def device_process(
     data_dir: Path, log_path: Path | None = None, cpus: str | None = None, **env: str
 ) -> ServerProcess:
     """`restai-edge serve`; RESTAI_BENCH_DEVICE_TREE serves another checkout instead, so an older
     revision can be measured against the same ceiling (README, Performance)."""
     argv = [*pinned(cpus), sys.executable, "-m", "provisioning"]
-    env = {
-        "RESTAI_EDGE_SESSION_RATE_LIMIT": "0",
-        "RESTAI_EDGE_PENDING_PER_ADDRESS": "0",
-        "RESTAI_EDGE_LOG_LEVEL": "WARNING",
-        **env,
-    }
+    env = {**DEVICE_ENV, "RESTAI_EDGE_LOG_LEVEL": "WARNING", **env}
     tree = os.environ.get("RESTAI_BENCH_DEVICE_TREE")
     if tree:
         # -S skips site-packages' .pth files, among them the editable install's finder, which

@@ -24,14 +24,14 @@ from pathlib import Path
 
 import uvloop
 
-from bench.device import SLUG, provisioned_device
+from bench.device import DEVICE_ENV, SLUG, provisioned_device
+from bench.http_bench import CONNECTIONS
 from edge import sessions
 from edge.app import build_context
 from edge.context import EdgeContext
 from edge.quotas import AddressQuotas
 from edge.settings import Settings
 
-CONNECTIONS = 32
 WARM_UP = 300
 ADDRESS = "127.0.0.1"
 
@@ -62,9 +62,7 @@ def _callgrind(switch: str) -> None:
 
 
 async def measure(data_dir: Path, count: int, callgrind: bool) -> None:
-    # The benchmark's device settings: no per-address limits, every diner is 127.0.0.1.
-    env = {"RESTAI_EDGE_SESSION_RATE_LIMIT": "0", "RESTAI_EDGE_PENDING_PER_ADDRESS": "0"}
-    ctx = build_context(Settings.resolve({"data_dir": data_dir}, env))
+    ctx = build_context(Settings.resolve({"data_dir": data_dir}, DEVICE_ENV))
     await ctx.store.open()
     try:
         await ctx.directory.load()

@@ -15,12 +15,11 @@ Every `maintenance_interval` seconds:
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 
 from edge import retention
 from edge.store import Store, Transaction
-from edge.store_check import FULL_DISK_BYTES
+from edge.store_check import disk_full
 from edge.write_health import is_storage_full
 
 log = logging.getLogger("restai_edge.store")
@@ -76,7 +75,7 @@ class StoreMaintenance:
                 # page also fits in the few kilobytes the checkpoint gave back by cutting the
                 # WAL, on a disk that still has no room for a diner's session: only a disk with
                 # room of its own counts as writable again.
-                if shutil.disk_usage(store.path.parent).free >= FULL_DISK_BYTES:
+                if not disk_full(store.path.parent):
                     store.health.succeeded()
             return
         idle = time.time() - store.health.last_write >= self._interval

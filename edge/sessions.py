@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from edge import orders, table_keys, table_service
-from edge.clock import iso, now_iso, parse_iso
+from edge.clock import iso, now_iso
 from edge.context import EdgeContext
 from edge.errors import (
     Forbidden,
@@ -91,8 +91,14 @@ async def _session(tx: Transaction, session_id: str) -> Row:
     return row
 
 
+def _overdue_cutoff(ctx: EdgeContext) -> str:
+    """A pending request that started at or before this second is past the branch's TTL.
+    Stamps are ISO seconds, which compare as text in time order."""
+    return iso(time.time() - ctx.directory.settings.pending_ttl)
+
+
 def _is_overdue(ctx: EdgeContext, started_at: str) -> bool:
-    return parse_iso(started_at) + ctx.directory.settings.pending_ttl <= time.time()
+    return started_at <= _overdue_cutoff(ctx)
 
 
 async def _add_diner(tx: Transaction, session_id: str, diner: DinerInfo) -> str:
@@ -375,7 +381,7 @@ async def expire_overdue(ctx: EdgeContext) -> int:
     session, and read again in the transaction: no index on the store keeps them, which every
     created session paid an insert into (and every approval a delete) for a job that runs every
     few seconds and, on most runs, finds nothing."""
-    cutoff = iso(time.time() - ctx.directory.settings.pending_ttl)
+    cutoff = _overdue_cutoff(ctx)
     overdue_ids = [live.id for live in ctx.live.pending() if live.started_at <= cutoff]
     if not overdue_ids:
         return 0

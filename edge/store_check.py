@@ -317,6 +317,11 @@ def check_store(path: Path, *, thorough: bool = False, provisioning: bool = Fals
         tighten_store_files(path)
 
 
+def disk_full(directory: Path) -> bool:
+    """Whether the disk holding `directory` has less room than a write of the store needs."""
+    return shutil.disk_usage(directory).free < FULL_DISK_BYTES
+
+
 def _disk_full(exc: sqlite3.Error, path: Path) -> bool:
     """Whether an error opening the store is the disk being full. SQLite says "disk I/O error"
     when it cannot create the WAL's shared-memory index (a store closed cleanly has none)."""
@@ -325,7 +330,7 @@ def _disk_full(exc: sqlite3.Error, path: Path) -> bool:
     io_error = (
         exc.sqlite_errorcode is not None and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_IOERR
     )
-    return io_error and shutil.disk_usage(path.parent).free < FULL_DISK_BYTES
+    return io_error and disk_full(path.parent)
 
 
 def _check(conn: sqlite3.Connection, path: Path, thorough: bool, provisioning: bool) -> StoreReport:

@@ -98,11 +98,13 @@
     }
 
     function onEvent(name, data) {
-      if (name === "table:request_done") changes += 1;
-      if (name === "table:request_done" && data.requestStatus === "done" && state[data.action]) {
-        state[data.action] = "done";
-        render();
-        options.toast(TEXTS[data.action].done);
+      if (name === "table:request_done") {
+        changes += 1;
+        if (data.requestStatus === "done" && state[data.action]) {
+          state[data.action] = "done";
+          render();
+          options.toast(TEXTS[data.action].done);
+        }
       }
       if ((name === "order:new" || name === "order:updated") && dialog && dialog.open) loadBill();
     }
