@@ -59,6 +59,12 @@ class SyncService:
         self._ctx.events.listen(self._on_event, FINISH_EVENTS)
 
     async def _on_event(self, event: Event) -> None:
+        if self._running:
+            # The pass under way goes round again. A second "sync-nudge" run would not: the
+            # scheduler drops a run of a job whose last run is still going, and the session that
+            # finished meanwhile waited for the next period (a CI run of the sync tests).
+            self._again = True
+            return
         self._run_at("sync-nudge", None)
 
     def _run_at(self, job_id: str, epoch: float | None) -> None:
