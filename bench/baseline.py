@@ -25,6 +25,7 @@ import time
 import aiosqlite
 import jwt
 import msgspec
+import uuid_utils
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 
@@ -32,6 +33,7 @@ from edge.ids import new_id
 from edge.tokens import ALGORITHM, SecretHS256
 
 SECRET = "baseline-secret-" + "x" * 48
+BRANCH_ID = "01a25105-ad0d-711a-9d5a-381575023077"
 # What the device must send with every answer carrying a token or personal data (issue #13.8),
 # so the ceiling's answers are the same bytes as the device's.
 API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
@@ -103,15 +105,37 @@ def create_app(db_path: str, synchronous: str = "FULL") -> Sanic:
     async def start_session(request: Request, slug: str, code: str) -> HTTPResponse:
         body = request.json
         session_id = new_id()
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ")
         # Autocommit: the INSERT is its own transaction, one trip to aiosqlite's thread.
         await app.ctx.db.execute(
             "INSERT INTO sessions VALUES (?, ?, ?, ?)",
-            (session_id, code, body["customerName"], time.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            (session_id, code, body["customerName"], started),
         )
         now = int(time.time())
-        claims = msgspec.json.encode({"sub": session_id, "iat": now, "exp": now + 14400})
-        token = jws.encode(claims, SECRET, ALGORITHM)
-        data = {"sessionId": session_id, "token": token}
+        # The contract's customer token (CONTRACT.md, Tokens): a diner's id and the token's own
+        # id are what let the device end one diner's tokens; a token without them answers a
+        # different question.
+        claims = {
+            "sub": session_id,
+            "role": "customer",
+            "branch": BRANCH_ID,
+            "table": code,
+            "diner": new_id(),
+            "jti": str(uuid_utils.uuid4()),
+            "iat": now,
+            "exp": now + 14400,
+        }
+        token = jws.encode(msgspec.json.encode(claims), SECRET, ALGORITHM)
+        # The seed page's answer, with the fields of its example and no more.
+        session = {
+            "id": session_id,
+            "table_id": code,
+            "customer_name": body["customerName"],
+            "customer_phone": body.get("customerPhone"),
+            "status": "pending",
+            "started_at": started,
+        }
+        data = {"session": session, "token": token, "sessionId": session_id}
         return json({"success": True, "data": data}, 201, headers=API_HEADERS)
 
     @app.post("/api/customer/orders")
