@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from urllib.parse import unquote
 
 import msgspec
-from sanic import Request
 from sanic.config import Config
 
 from edge import pages
@@ -15,7 +13,7 @@ from edge.api import customer, health, media, menu, orders, staff, sync_status, 
 from edge.api import printers as printers_api
 from edge.branch import BranchDirectory
 from edge.context import EdgeContext
-from edge.errors import BadRequest, NotFound, render_error
+from edge.errors import render_error
 from edge.events import EventLog
 from edge.http_request import EdgeRequest
 from edge.live import LiveSessions
@@ -44,19 +42,6 @@ APP_NAME = "restai_edge"
 MAX_BODY_BYTES = 64 * 1024
 
 EdgeApp = ServerApp[Config, EdgeContext]
-
-
-def refuse_malformed_requests(request: Request) -> None:
-    """Answer two kinds of malformed request as bad input, before Sanic would log them as
-    errors: a GET or HEAD carrying a body (answered with the body left unread), and a path
-    climbing out with `..` (a traversal attempt at the static files). Not a coroutine: it runs
-    before every read (`_guard_reads`), and Sanic awaits only what is awaitable."""
-    if request.method in {"GET", "HEAD"} and (
-        request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
-    ):
-        raise BadRequest("Una solicitud de lectura no lleva cuerpo")
-    if ".." in unquote(request.path):
-        raise NotFound()
 
 
 def build_context(settings: Settings) -> EdgeContext:
@@ -117,28 +102,18 @@ def _routed_app(name: str, ctx: EdgeContext) -> EdgeApp:
     return app
 
 
-def _guard_reads(app: EdgeApp) -> None:
-    """`refuse_malformed_requests` on every route that a read can reach, once all are added
-    (Socket.IO's too): as app-wide middleware it also ran before every write, and Sanic's
-    middleware machinery was 1.3% of a created session."""
-    readers = [route.name for route in app.router.routes if route.methods & {"GET", "HEAD"}]
-    app.register_named_middleware(refuse_malformed_requests, readers)
-
-
 def create_app(settings: Settings, tls: TlsListener | None = None) -> EdgeApp:
     """The device's app; with `tls`, also the HTTPS listener for staff tablets (edge.tls)."""
     ctx = build_context(settings)
     app = _routed_app(APP_NAME, ctx)
 
     realtime = attach_realtime(app, ctx)
-    _guard_reads(app)
     if tls is not None:
         # The same device behind a second door: same context, routes and Socket.IO server, in
         # this process. Sanic starts and stops its server with the primary app's, whose
         # listeners alone open and close the store and the jobs.
         tls_app = _routed_app(f"{APP_NAME}_tls", ctx)
         mount(tls_app, realtime.server)
-        _guard_reads(tls_app)
         tls_app.prepare(
             sock=tls.sock,
             ssl=tls.context,
