@@ -41,7 +41,8 @@ from edge.ids import new_id
 from edge.tokens import ALGORITHM, SecretHS256
 
 SECRET = "baseline-secret-" + "x" * 48
-BRANCH_ID = "01a25105-ad0d-711a-9d5a-381575023077"
+# The one branch its tokens name, as a device serves one.
+BRANCH_ID = new_id()
 # What the device must send with every answer carrying a token or personal data (issue #13.8),
 # so the ceiling's answers are the same bytes as the device's.
 API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}

@@ -9,8 +9,8 @@ error) falls back to "/" when its URL cannot be parsed; real requests are refuse
 It also refuses two kinds of malformed read as bad input, before Sanic would log them as errors:
 a GET or HEAD carrying a body (answered with the body left unread, and the connection closed),
 and a path climbing out with `..` (a traversal attempt at the static files). Here rather than as
-route middleware: Sanic's middleware machinery was 13k of the 289k instructions of a
-`session-status` read, the check itself a few hundred.
+middleware of every read route: Sanic's middleware machinery made a `session-status` read 289k
+instructions, 284k with the same check here.
 """
 
 from __future__ import annotations
@@ -37,14 +37,12 @@ class EdgeRequest(Request):
             super().__init__(b"/", *args, **kwargs)
             return
         if self.method in READS:
-            _refuse_malformed_read(self, url_bytes)
+            _refuse_malformed_read(self)
 
 
-def _refuse_malformed_read(request: Request, url_bytes: bytes) -> None:
+def _refuse_malformed_read(request: Request) -> None:
     headers = request.headers
     if "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
         raise BadRequest("Una solicitud de lectura no lleva cuerpo")
-    # Decoding the path is most of the check's cost, and without a dot pair or an escape in
-    # the raw bytes it cannot climb.
-    if (b".." in url_bytes or b"%" in url_bytes) and ".." in unquote(request.path):
+    if ".." in unquote(request.path):
         raise NotFound()

@@ -96,8 +96,7 @@ class CatalogService:
         )
         assert seen is not None  # an aggregate always answers a row
         self._scanned = seen["newest"] or self._scanned
-        self._found = seen["found"] or self._found
-        latest = self._found
+        latest = self._found = seen["found"] or self._found
         if self._announced is None:
             self._announced = latest or 0
             return
