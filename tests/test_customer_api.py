@@ -88,6 +88,9 @@ def test_session_status_follows_approval(server: EdgeServer, manager_token: str)
         "success": True,
         "data": {"id": created["sessionId"], "status": "pending", "customer_name": "Maria Garcia"},
     }
+    # UUIDs are case-insensitive: an id copied in capitals finds the same session.
+    shouted = server.customer_url(table, f"session-status/{created['sessionId'].upper()}")
+    assert httpx.get(shouted).json()["data"]["id"] == created["sessionId"]
     approve(server, manager_token, created["sessionId"])
     assert httpx.get(url).json()["data"]["status"] == "active"
 

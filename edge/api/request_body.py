@@ -43,8 +43,10 @@ def invalid(field: str, reason: str) -> ValidationError:
     return ValidationError(details={"field": field, "reason": reason})
 
 
+# Both cases spelled out rather than re.IGNORECASE, which folds every character's case before
+# comparing it: 0.46 against 0.20 us a match, paid by each poll of `session-status`.
 UUID_PATTERN = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 
 
