@@ -8,9 +8,14 @@ instructions from noise. Not a goal of `make bench`: a tool to decide with.
 
     python -m bench.session_path [--sessions N]
     valgrind --tool=callgrind --instr-atstart=no python -m bench.session_path --callgrind
+    python -m bench.session_path --one-by-one [--sessions N]
 
 With `--callgrind`, instrumentation is on for the measured sessions only, after a warm-up:
 callgrind's total divided by N is the instructions per created session.
+
+With `--one-by-one`, the sessions are created one at a time, 1 ms apart, as a dining room
+writes, and their latencies are reported (p50, p99, max): the tail of a lone write, which
+checkpoints inside a COMMIT used to set (README, Performance, eighth pass).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import uvloop
 
 from bench.device import DEVICE_ENV, SLUG, provisioned_device
 from bench.http_bench import CONNECTIONS
+from bench.latency import summary
 from edge import sessions
 from edge.app import build_context
 from edge.context import EdgeContext
@@ -56,18 +62,33 @@ async def _load(ctx: EdgeContext, first: int, count: int) -> None:
     await asyncio.gather(*(connection(numbers[i::CONNECTIONS]) for i in range(CONNECTIONS)))
 
 
+async def _one_by_one(ctx: EdgeContext, first: int, count: int) -> list[float]:
+    diner = sessions.DinerInfo("Bench Diner")
+    took = []
+    for number in range(first, first + count):
+        started = time.perf_counter()
+        await _create(ctx, number, diner)
+        took.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(0.001)
+    return took
+
+
 def _callgrind(switch: str) -> None:
     command = ["callgrind_control", "-i", switch, str(os.getpid())]
     subprocess.run(command, check=True, capture_output=True)
 
 
-async def measure(data_dir: Path, count: int, callgrind: bool) -> None:
+async def measure(data_dir: Path, count: int, callgrind: bool, one_by_one: bool) -> None:
     ctx = build_context(Settings.resolve({"data_dir": data_dir}, DEVICE_ENV))
     await ctx.store.open()
     try:
         await ctx.directory.load()
         await ctx.live.load(ctx.store)
         await _load(ctx, 1, WARM_UP)
+        if one_by_one:
+            took = await _one_by_one(ctx, WARM_UP + 1, count)
+            print(f"{count} sessions one by one: {summary(took)}")
+            return
         if callgrind:
             _callgrind("on")
         wall, cpu = time.perf_counter(), time.process_time()
@@ -85,9 +106,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.session_path", description=__doc__)
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--callgrind", action="store_true", help="instrument only the measure")
+    parser.add_argument("--one-by-one", action="store_true", help="latency of lone writes")
     args = parser.parse_args()
     data_dir = provisioned_device(WARM_UP + args.sessions)
-    uvloop.run(measure(data_dir, args.sessions, args.callgrind))
+    uvloop.run(measure(data_dir, args.sessions, args.callgrind, args.one_by_one))
 
 
 if __name__ == "__main__":
