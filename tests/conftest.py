@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import itertools
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -30,6 +31,20 @@ CASHIER_PIN = "161803"
 SERVER_TABLES = 120
 # Each server process of a session writes a log of its own, even on a shared data dir.
 LOG_NUMBERS = itertools.count(1)
+
+
+def _ptrace_allowed() -> bool:
+    if shutil.which("strace") is None:
+        return False
+    probe = subprocess.run(["strace", "-qq", "-e", "trace=none", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+# For tests that watch a process's system calls.
+needs_strace = pytest.mark.skipif(
+    not _ptrace_allowed(),
+    reason="needs strace (scripts/install-system-deps.sh) and permission to trace processes",
+)
 
 
 def provision_device(data_dir: Path, tables: int = SERVER_TABLES, **extra: object) -> None:

@@ -11,31 +11,19 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from edge.store import WAL_AUTOCHECKPOINT_PAGES
+from tests.conftest import needs_strace
 
 WRITES = 400
 ROW_BYTES = 3000
 
 
-def _ptrace_allowed() -> bool:
-    if shutil.which("strace") is None:
-        return False
-    probe = subprocess.run(["strace", "-qq", "-e", "trace=none", "true"], capture_output=True)
-    return probe.returncode == 0
-
-
-pytestmark = pytest.mark.skipif(
-    not _ptrace_allowed(),
-    reason="needs strace (scripts/install-system-deps.sh) and permission to trace processes",
-)
+pytestmark = needs_strace
 
 WRITER = """
 import asyncio, json, sys, threading

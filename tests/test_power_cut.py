@@ -11,33 +11,20 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.conftest import EdgeServer, provision_device
+from tests.conftest import EdgeServer, needs_strace, provision_device
 
 SYSCALLS = "fdatasync,fsync,write,writev,sendto,sendmsg"
 ANSWERS = 6
 
 
-def _ptrace_allowed() -> bool:
-    if shutil.which("strace") is None:
-        return False
-    probe = subprocess.run(["strace", "-qq", "-e", "trace=none", "true"], capture_output=True)
-    return probe.returncode == 0
-
-
-pytestmark = pytest.mark.skipif(
-    not _ptrace_allowed(),
-    reason="needs strace (scripts/install-system-deps.sh) and permission to trace processes",
-)
+pytestmark = needs_strace
 
 
 def _children(pid: int) -> list[int]:
