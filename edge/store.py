@@ -239,10 +239,11 @@ class _Checkpointer:
     def committed(self) -> None:
         """Count a commit; every CHECKPOINT_EVERY_COMMITS, start a checkpoint unless one runs."""
         self._commits += 1
-        if self._commits < CHECKPOINT_EVERY_COMMITS or self._conn is None:
+        if self._commits < CHECKPOINT_EVERY_COMMITS:
             return
         if self._running is not None and not self._running.done():
             return
+        assert self._conn is not None, "committed() before open()"
         self._commits = 0
         self._running = self._thread.submit(self._checkpoint, self._conn)
 

@@ -4,7 +4,8 @@ SQLite checkpoints in the COMMIT that takes the WAL past its threshold, so that 
 diner queued behind the single writer waited for the store's pages to be written and synced.
 Under `strace`, a process writes a few hundred rows one by one, as waiters approving diners do,
 with more than enough pages for several checkpoints: the writes into the store file itself must
-come from the store's checkpointer thread, not from the writer's.
+come from the store's checkpointer thread, nearly all of them (none on a machine with time to
+spare), not from the writer's.
 """
 
 from __future__ import annotations
